@@ -1,1 +1,56 @@
-fn main() {}
+//! `aurum`: one CLI for every Aurum job.
+//!
+//! Conventions every subcommand follows: `--data-dir` (or `AURUM_DATA_DIR`, default
+//! `./aurum-data`) says where state lives; `--json` prints machine-readable results; progress goes
+//! to stderr; an error is one line on stderr with its causes, and the exit code is non-zero.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Aurum: double-entry ledger and analytics platform for tokenized gold and payments.
+#[derive(Debug, Parser)]
+#[command(name = "aurum", version, about, long_about = None)]
+struct Cli {
+    /// Directory holding Aurum's state (log, KV store, ...).
+    #[arg(long, global = true, env = "AURUM_DATA_DIR", default_value = "aurum-data")]
+    data_dir: PathBuf,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the end-to-end demonstration on embedded defaults.
+    Demo(commands::demo::DemoArgs),
+    /// Work with the partitioned log: topics, produce, consume, groups, retention.
+    #[command(subcommand)]
+    Log(commands::log::LogCommand),
+    /// Work with the embedded key-value store.
+    #[command(subcommand)]
+    Kv(commands::kv::KvCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(&ctx, args),
+        Command::Log(cmd) => commands::log::run(&ctx, cmd),
+        Command::Kv(cmd) => commands::kv::run(&ctx, cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", output::error_chain(&*err));
+            ExitCode::FAILURE
+        }
+    }
+}

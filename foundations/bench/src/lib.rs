@@ -51,6 +51,20 @@ pub fn print_comparison(subject: &Measurement, baseline: &Measurement) {
     );
 }
 
+/// Print `subject` against `baseline` with the ratio of their throughput in bytes/s (for cases
+/// whose operations differ in size, such as a log append against a raw disk write).
+pub fn print_comparison_bytes(subject: &Measurement, baseline: &Measurement) {
+    println!(
+        "{:<58} {:>12.0} rec/s {:>9.1} MB/s | baseline {:<34} {:>9.1} MB/s | ratio {:>6.2}x (MB/s)",
+        subject.name,
+        subject.ops_per_sec(),
+        subject.mb_per_sec(),
+        baseline.name,
+        baseline.mb_per_sec(),
+        subject.mb_per_sec() / baseline.mb_per_sec()
+    );
+}
+
 /// Print one measurement without a baseline (used for baselines themselves).
 pub fn print_row(m: &Measurement) {
     println!(
