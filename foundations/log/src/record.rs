@@ -379,6 +379,9 @@ pub fn decode_batch(buf: &[u8]) -> Result<(BatchHeader, Vec<Record>), DecodeErro
         }
         prev_delta = Some(delta);
         let ts_delta = c.i64()?;
+        if i == 0 && ts_delta != 0 {
+            return Err(bad("first record's timestamp delta is not 0"));
+        }
         let key = c.opt_bytes(MAX_KEY_BYTES, "key")?;
         let value = c.opt_bytes(MAX_VALUE_BYTES, "value")?;
         let n_headers = c.u16()? as usize;
@@ -413,6 +416,11 @@ pub fn decode_batch(buf: &[u8]) -> Result<(BatchHeader, Vec<Record>), DecodeErro
     }
     if prev_delta != Some(h.last_offset_delta) {
         return Err(bad("last record's offset does not match the header"));
+    }
+    // Retention and time lookups trust the header's max timestamp: it must be the records' max.
+    let max_ts = records.iter().map(|r| r.timestamp_ms).max();
+    if max_ts != Some(h.max_timestamp_ms) {
+        return Err(bad(format!("header max timestamp {} is not the records' maximum", h.max_timestamp_ms)));
     }
     if c.pos != bytes.len() {
         return Err(bad("trailing bytes after the last record"));
