@@ -574,6 +574,11 @@ impl Partition {
             }
             let stem = segment::segment_stem(seg.base_offset);
             let cleaned = self.dir.join(format!("{stem}{}.cleaned", segment::LOG_SUFFIX));
+            // A compaction that failed earlier may have left its output behind; the original
+            // segment is intact, so the leftover is garbage.
+            if self.vfs.exists(&cleaned).ctx(|| format!("stat {}", cleaned.display()))? {
+                self.vfs.remove_file(&cleaned).ctx(|| format!("remove {}", cleaned.display()))?;
+            }
             let f = self
                 .vfs
                 .open(&cleaned, aurum_vfs::OpenMode::CreateNew)

@@ -445,7 +445,7 @@ fn check_recovered(model: &mut Model, got: Vec<Vec<u8>>) -> Result<(), TestCaseE
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn log_matches_model_under_faults_and_crashes(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..60)) {
@@ -501,6 +501,124 @@ proptest! {
                     for p in 0..2 {
                         check_recovered(&mut models[p as usize], values(&log, "t", p, 0))?;
                     }
+                }
+            }
+        }
+    }
+}
+
+// ---- property test: compaction under faults and crashes keeps the latest value per key ----
+
+#[derive(Debug, Clone)]
+enum CompactOp {
+    Put { key: u8, len: usize },
+    Delete { key: u8 },
+    Compact { faulty: bool },
+    Crash { torn: bool },
+}
+
+fn compact_op() -> impl Strategy<Value = CompactOp> {
+    prop_oneof![
+        8 => (0..6u8, 0..120usize).prop_map(|(key, len)| CompactOp::Put { key, len }),
+        2 => (0..6u8).prop_map(|key| CompactOp::Delete { key }),
+        2 => any::<bool>().prop_map(|faulty| CompactOp::Compact { faulty }),
+        1 => any::<bool>().prop_map(|torn| CompactOp::Crash { torn }),
+    ]
+}
+
+type Entry = (u8, Option<Vec<u8>>);
+
+fn fold(entries: &[Entry]) -> std::collections::BTreeMap<u8, Option<Vec<u8>>> {
+    entries.iter().cloned().collect()
+}
+
+fn read_fold(log: &Log) -> std::collections::BTreeMap<u8, Option<Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut at = 0;
+    let mut last = None;
+    loop {
+        let f = log.read("c", 0, at, 1 << 20).unwrap();
+        if f.records.is_empty() {
+            return out;
+        }
+        for r in f.records {
+            assert!(last.is_none_or(|l| r.offset > l), "offsets increase");
+            last = Some(r.offset);
+            out.insert(r.key.unwrap()[0], r.value);
+        }
+        at = f.next_offset;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compaction_under_faults_and_crashes_keeps_the_latest_value_per_key(
+        seed in any::<u64>(),
+        ops in proptest::collection::vec(compact_op(), 1..80),
+    ) {
+        let vfs = SimVfs::new(seed);
+        let clock = Arc::new(ManualClock::new(T0));
+        let cfg = TopicConfig {
+            segment_bytes: 1024,
+            cleanup: CleanupPolicy::Compact,
+            delete_retention_ms: u64::MAX / 4,
+            ..TopicConfig::default()
+        };
+        let mut log = reopen(&vfs, &clock);
+        log.create_topic("c", cfg).unwrap();
+        let mut acked: Vec<Entry> = Vec::new();
+        let mut uncertain: Vec<Entry> = Vec::new();
+        let mut counter = 0u64;
+        for op in ops {
+            let entry = match op {
+                CompactOp::Put { key, len } => {
+                    counter += 1;
+                    let mut v = counter.to_le_bytes().to_vec();
+                    v.resize(len.max(8), key);
+                    Some((key, Some(v)))
+                }
+                CompactOp::Delete { key } => Some((key, None)),
+                CompactOp::Compact { faulty } => {
+                    if faulty {
+                        vfs.set_partial_write_rate(1, 3);
+                        vfs.set_sync_failure_rate(1, 3);
+                    }
+                    let result = log.compact("c");
+                    vfs.clear_faults();
+                    prop_assert!(faulty || result.is_ok(), "compaction failed without a fault: {:?}", result);
+                    // Whatever happened, readers see the latest value of every key.
+                    prop_assert_eq!(read_fold(&log), fold(&acked));
+                    None
+                }
+                CompactOp::Crash { torn } => {
+                    drop(log);
+                    vfs.crash(if torn { CrashMode::Torn } else { CrashMode::LoseUnsynced });
+                    log = reopen(&vfs, &clock);
+                    let got = read_fold(&log);
+                    let k = (0..=uncertain.len()).find(|&k| {
+                        let mut all = acked.clone();
+                        all.extend_from_slice(&uncertain[..k]);
+                        fold(&all) == got
+                    });
+                    prop_assert!(k.is_some(), "after recovery the latest values match no prefix of the writes");
+                    acked.extend_from_slice(&uncertain[..k.unwrap_or(0)]);
+                    uncertain.clear();
+                    None
+                }
+            };
+            if let Some((key, value)) = entry {
+                let rec = ProducerRecord { key: Some(vec![key]), value: value.clone(), ..Default::default() };
+                clock.advance(1);
+                match log.append("c", 0, &[rec]) {
+                    Ok(_) => {
+                        prop_assert!(uncertain.is_empty());
+                        acked.push((key, value));
+                    }
+                    Err(Error::NotDurable { .. } | Error::Io { .. }) => uncertain.push((key, value)),
+                    Err(Error::Poisoned { .. }) => {}
+                    Err(e) => prop_assert!(false, "unexpected error {}", e),
                 }
             }
         }
