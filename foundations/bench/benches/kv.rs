@@ -4,7 +4,8 @@
 //! (a) random puts, each individually durable (fsync per op);
 //! (b) 100k random keys in batches of 1000, durable per batch;
 //! (c) random point gets over the 100k loaded keys;
-//! (d) range scans of 100 consecutive keys.
+//! (d) range scans of 100 consecutive keys;
+//! (e) the gets of (c) again after closing and reopening every store (cold caches).
 //!
 //! Run: `cargo bench -p aurum-foundations-bench --bench kv`.
 
@@ -189,5 +190,14 @@ fn main() {
             n += e.scan(&load[i].0, SCAN_LEN);
         }
         (n as u64, n as u64 * entry_bytes)
+    });
+
+    drop(engines);
+    let engines = open_all(tmp.path());
+    compare(&format!("random get x{GETS} after reopen"), &engines, |e| {
+        for &i in &probes {
+            assert!(e.get(&load[i].0).is_some());
+        }
+        (GETS as u64, GETS as u64 * entry_bytes)
     });
 }

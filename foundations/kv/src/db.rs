@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use aurum_vfs::{OpenMode, Vfs, write_atomic};
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
+use crate::cache::BlockCache;
 use crate::files::{FileKind, MANIFEST_NAME, parse_name, table_path, wal_path};
 use crate::format::{self, Entry, Manifest, encode_wal_record};
 use crate::iter::{Iter, MergeIter, Source};
@@ -34,6 +35,9 @@ pub struct Options {
     pub level0_table_limit: usize,
     /// Bloom filter bits per key (0 disables the filter). Default 10 (about 1% false positives).
     pub bloom_bits_per_key: usize,
+    /// Memory for verified data blocks kept between reads, in bytes (0 disables the cache:
+    /// every table read then goes to the file and checks the block's CRC). Default 64 MiB.
+    pub block_cache_bytes: usize,
     /// Whether a write is durable (fsynced) when it returns. Default true. With `false` a crash
     /// may lose recent writes, but never leaves a batch half applied.
     pub sync: bool,
@@ -46,6 +50,7 @@ impl Default for Options {
             block_bytes: 4 << 10,
             level0_table_limit: 8,
             bloom_bits_per_key: 10,
+            block_cache_bytes: 64 << 20,
             sync: true,
         }
     }
@@ -72,6 +77,12 @@ pub struct Stats {
     pub compactions: u64,
     /// Whether the store refuses writes after a failure.
     pub poisoned: bool,
+    /// Bytes held by the block cache (at most [`Options::block_cache_bytes`]).
+    pub block_cache_bytes: usize,
+    /// Table block reads served by the block cache since open.
+    pub block_cache_hits: u64,
+    /// Table block reads that went to the file since open.
+    pub block_cache_misses: u64,
 }
 
 /// The live memtable and tables (newest first). Cloned by readers under a brief read lock.
@@ -121,6 +132,8 @@ struct Inner {
     vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     opts: Options,
+    /// Shared by every table this store opens or writes.
+    cache: Arc<BlockCache>,
     version: RwLock<Version>,
     /// Last committed sequence number; published after the memtable holds the whole group.
     last_seq: AtomicU64,
@@ -160,12 +173,14 @@ impl Db {
         let manifest_path = dir.join(MANIFEST_NAME);
         let exists =
             vfs.exists(&manifest_path).map_err(|e| Error::io(format!("checking {}", manifest_path.display()), e))?;
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
         let (writer, version, last_seq) =
-            if exists { recover(&vfs, &dir, &manifest_path)? } else { create(&vfs, &dir, &manifest_path)? };
+            if exists { recover(&vfs, &dir, &manifest_path, &cache)? } else { create(&vfs, &dir, &manifest_path)? };
         let inner = Inner {
             vfs,
             dir,
             opts,
+            cache,
             version: RwLock::new(version),
             last_seq: AtomicU64::new(last_seq),
             writer: Mutex::new(writer),
@@ -292,6 +307,9 @@ impl Db {
             flushes: c.flushes.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
             poisoned: self.inner.poisoned.load(Ordering::Acquire),
+            block_cache_bytes: self.inner.cache.bytes(),
+            block_cache_hits: self.inner.cache.hits(),
+            block_cache_misses: self.inner.cache.misses(),
         }
     }
 }
@@ -397,6 +415,7 @@ impl Inner {
             entries.into_iter().map(Ok),
             self.opts.block_bytes,
             self.opts.bloom_bits_per_key,
+            &self.cache,
         )?
         .expect("a non-empty memtable makes a non-empty table");
         let new_wal = Wal::create(&*self.vfs, &self.dir, wal_number)?;
@@ -433,7 +452,7 @@ impl Inner {
     /// tree: only the newest version of each key is kept, and tombstones have nothing left to
     /// shadow and are dropped.
     fn compact_inner(&self, w: &mut Writer, v: &Version) -> Result<(), Error> {
-        let sources = v.tables.iter().map(|t| Source::Table(t.iter(Bound::Unbounded))).collect();
+        let sources = v.tables.iter().map(|t| Source::Table(t.iter(Bound::Unbounded, false))).collect();
         let mut merged = MergeIter::new(sources);
         let mut last_key: Option<Vec<u8>> = None;
         let newest_live = std::iter::from_fn(move || {
@@ -460,6 +479,7 @@ impl Inner {
             newest_live,
             self.opts.block_bytes,
             self.opts.bloom_bits_per_key,
+            &self.cache,
         )?;
         let tables: Vec<Arc<Table>> = out.into_iter().map(Arc::new).collect();
         let manifest = Manifest {
@@ -518,7 +538,7 @@ fn remove_files(vfs: &Arc<dyn Vfs>, dir: &Path, doomed: impl Fn(FileKind) -> boo
     Ok(())
 }
 
-fn recover(vfs: &Arc<dyn Vfs>, dir: &Path, manifest_path: &Path) -> Result<Opened, Error> {
+fn recover(vfs: &Arc<dyn Vfs>, dir: &Path, manifest_path: &Path, cache: &Arc<BlockCache>) -> Result<Opened, Error> {
     let bytes = vfs
         .open(manifest_path, OpenMode::Read)
         .and_then(|f| f.read_all())
@@ -528,8 +548,11 @@ fn recover(vfs: &Arc<dyn Vfs>, dir: &Path, manifest_path: &Path) -> Result<Opene
         offset: e.offset,
         reason: e.reason,
     })?;
-    let tables =
-        manifest.tables.iter().map(|&n| Table::open(vfs, dir, n).map(Arc::new)).collect::<Result<Vec<_>, Error>>()?;
+    let tables = manifest
+        .tables
+        .iter()
+        .map(|&n| Table::open(vfs, dir, n, cache).map(Arc::new))
+        .collect::<Result<Vec<_>, Error>>()?;
 
     let names = vfs.list_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
     let kinds: Vec<FileKind> = names.iter().filter_map(|n| parse_name(n)).collect();
@@ -625,7 +648,7 @@ impl Snapshot {
     pub fn range<R: KeyRange>(&self, range: R) -> Result<Iter, Error> {
         let (start, end) = range.bounds();
         let mut sources = vec![Source::Mem(MemIter::new(self.version.mem.clone(), start, end, self.seq))];
-        sources.extend(self.version.tables.iter().map(|t| Source::Table(t.iter(start))));
+        sources.extend(self.version.tables.iter().map(|t| Source::Table(t.iter(start, true))));
         let end = match end {
             Bound::Included(e) => Bound::Included(e.to_vec()),
             Bound::Excluded(e) => Bound::Excluded(e.to_vec()),

@@ -375,10 +375,23 @@ pub struct BlockEntries<'a> {
     failed: bool,
 }
 
+/// Where one entry of a checked data block lies within the block's bytes, so that a block parsed
+/// once can be binary-searched and read in place (see [`block_spans`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntrySpan {
+    /// The user key is `block[key_start..key_end]`.
+    pub(crate) key_start: u32,
+    pub(crate) key_end: u32,
+    pub(crate) seq: u64,
+    /// The value's `(start, end)` in the block, or `None` for a tombstone.
+    pub(crate) value: Option<(u32, u32)>,
+}
+
 impl<'a> BlockEntries<'a> {
-    fn parse(&mut self) -> Result<EntryRef<'a>, DecodeError> {
+    fn parse(&mut self) -> Result<(EntryRef<'a>, EntrySpan), DecodeError> {
         let at = self.r.pos;
         let key = self.r.sized(MAX_KEY_BYTES, "key")?;
+        let key_end = self.r.pos;
         let seq = self.r.u64("seq")?;
         let kind = self.r.u8("kind")?;
         let value = match kind {
@@ -392,14 +405,14 @@ impl<'a> BlockEntries<'a> {
             return Err(derr(at, "entries out of order"));
         }
         self.prev = Some((key, seq));
-        Ok(EntryRef { key, seq, value })
+        // A block's length is a u32 (its index entry), so every offset inside it fits one.
+        let off = |end: usize, len: usize| ((end - len) as u32, end as u32);
+        let (key_start, key_end) = off(key_end, key.len());
+        let span = EntrySpan { key_start, key_end, seq, value: value.map(|v| off(self.r.pos, v.len())) };
+        Ok((EntryRef { key, seq, value }, span))
     }
-}
 
-impl<'a> Iterator for BlockEntries<'a> {
-    type Item = Result<EntryRef<'a>, DecodeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next_parsed(&mut self) -> Option<Result<(EntryRef<'a>, EntrySpan), DecodeError>> {
         if self.failed {
             return None;
         }
@@ -415,6 +428,28 @@ impl<'a> Iterator for BlockEntries<'a> {
         self.failed = item.is_err();
         Some(item)
     }
+}
+
+impl<'a> Iterator for BlockEntries<'a> {
+    type Item = Result<EntryRef<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_parsed().map(|r| r.map(|(e, _)| e))
+    }
+}
+
+/// Check a data block exactly as [`decode_block`] does (CRC, count, order, no trailing bytes,
+/// at least one entry) and return where each entry lies instead of copying the entries.
+pub(crate) fn block_spans(data: &[u8]) -> Result<Vec<EntrySpan>, DecodeError> {
+    let mut it = block_entries(data)?;
+    let mut out = Vec::new();
+    while let Some(parsed) = it.next_parsed() {
+        out.push(parsed?.1);
+    }
+    if out.is_empty() {
+        return Err(derr(0, "empty data block"));
+    }
+    Ok(out)
 }
 
 /// Decode a whole data block (entries, count, CRC) into owned entries.

@@ -9,6 +9,7 @@
 //! Codemap:
 //! - [`db`](crate::Db): open/recovery, the group-commit write path, flush, compaction, reads;
 //! - `wal`: the log file; `memtable`: the in-memory map; `sstable`: table files;
+//! - `block`: a data block verified and parsed once; `cache`: the bounded block cache;
 //! - [`format`]: every on-disk encoding, with decoders that are safe on any input (fuzzed);
 //! - `iter`: k-way merge and the snapshot iterator; `files`: file naming.
 //!
@@ -19,6 +20,8 @@
 //! See docs/kv-design.md and docs/kv-format.md.
 
 mod batch;
+mod block;
+mod cache;
 mod db;
 mod error;
 mod files;

@@ -8,17 +8,30 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use parking_lot::RwLock;
 
+use crate::block::key_prefix;
 use crate::format::Entry;
 
-/// Per-entry bookkeeping counted against the memtable size limit (map node, seq, lengths).
-const ENTRY_OVERHEAD_BYTES: usize = 48;
+/// Per-entry bookkeeping counted against the memtable size limit (map node, key prefix, seq,
+/// lengths).
+const ENTRY_OVERHEAD_BYTES: usize = 56;
 
 /// An internal key: user key ascending, then sequence number descending, so the newest version
 /// of a key comes first and a lookup at `(key, snapshot_seq)` lands on the newest visible one.
+///
+/// `prefix` (see [`key_prefix`]) sits inline in the map's nodes, so most comparisons during a
+/// search are decided without following the pointer to the key bytes. Field order matters:
+/// the derived order compares `prefix`, then `key`, then `seq`, which is (key, seq descending).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct InternalKey {
+    prefix: u64,
     key: Vec<u8>,
     seq: Reverse<u64>,
+}
+
+impl InternalKey {
+    fn new(key: Vec<u8>, seq: u64) -> InternalKey {
+        InternalKey { prefix: key_prefix(&key), key, seq: Reverse(seq) }
+    }
 }
 
 /// An ordered in-memory map of versions. Writers insert under a write lock (one writer at a
@@ -41,7 +54,7 @@ impl Memtable {
         let mut added = 0;
         for e in entries {
             added += ENTRY_OVERHEAD_BYTES + e.key.len() + e.value.as_ref().map_or(0, Vec::len);
-            let old = map.insert(InternalKey { key: e.key, seq: Reverse(e.seq) }, e.value);
+            let old = map.insert(InternalKey::new(e.key, e.seq), e.value);
             assert!(old.is_none(), "sequence number reused in the memtable");
         }
         self.bytes.fetch_add(added, AtomicOrdering::Relaxed);
@@ -59,7 +72,7 @@ impl Memtable {
     /// The newest version of `key` with seq <= `snapshot_seq`: `Some(None)` is a tombstone.
     pub(crate) fn get(&self, key: &[u8], snapshot_seq: u64) -> Option<Option<Vec<u8>>> {
         let map = self.map.read();
-        let probe = InternalKey { key: key.to_vec(), seq: Reverse(snapshot_seq) };
+        let probe = InternalKey::new(key.to_vec(), snapshot_seq);
         let (k, v) = map.range(probe..).next()?;
         (k.key == key).then(|| v.clone())
     }
@@ -115,13 +128,16 @@ impl Memtable {
 
 fn lower_bound(start: Bound<&[u8]>) -> Bound<InternalKey> {
     match start {
-        Bound::Included(k) => Bound::Included(InternalKey { key: k.to_vec(), seq: Reverse(u64::MAX) }),
-        Bound::Excluded(k) => Bound::Excluded(InternalKey { key: k.to_vec(), seq: Reverse(0) }),
+        Bound::Included(k) => Bound::Included(InternalKey::new(k.to_vec(), u64::MAX)),
+        Bound::Excluded(k) => Bound::Excluded(InternalKey::new(k.to_vec(), 0)),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
 
-/// Versions to copy per lock acquisition when iterating.
+/// Versions an iterator copies on its first lock acquisition: a short scan (or one that mostly
+/// reads tables) copies little it will not use.
+const ITER_FIRST_CHUNK_ENTRIES: usize = 16;
+/// Most versions an iterator copies per lock acquisition; chunks double up to this.
 const ITER_CHUNK_ENTRIES: usize = 128;
 
 /// A lazy, ordered iterator over one memtable at one snapshot.
@@ -131,6 +147,7 @@ pub(crate) struct MemIter {
     end: Bound<Vec<u8>>,
     snapshot_seq: u64,
     buf: std::vec::IntoIter<Entry>,
+    chunk_entries: usize,
 }
 
 impl MemIter {
@@ -140,7 +157,14 @@ impl MemIter {
             Bound::Excluded(e) => Bound::Excluded(e.to_vec()),
             Bound::Unbounded => Bound::Unbounded,
         };
-        MemIter { mem, next: Some(lower_bound(start)), end, snapshot_seq, buf: Vec::new().into_iter() }
+        MemIter {
+            mem,
+            next: Some(lower_bound(start)),
+            end,
+            snapshot_seq,
+            buf: Vec::new().into_iter(),
+            chunk_entries: ITER_FIRST_CHUNK_ENTRIES,
+        }
     }
 }
 
@@ -159,7 +183,8 @@ impl Iterator for MemIter {
                 Bound::Excluded(e) => Bound::Excluded(e.as_slice()),
                 Bound::Unbounded => Bound::Unbounded,
             };
-            self.next = self.mem.chunk(&lower, end, self.snapshot_seq, ITER_CHUNK_ENTRIES, &mut out);
+            self.next = self.mem.chunk(&lower, end, self.snapshot_seq, self.chunk_entries, &mut out);
+            self.chunk_entries = (self.chunk_entries * 2).min(ITER_CHUNK_ENTRIES);
             self.buf = out.into_iter();
         }
     }

@@ -23,8 +23,18 @@ fn dir() -> &'static Path {
     Path::new("/db")
 }
 
+/// Block cache limit of the model test: room for a handful of 256-byte blocks, so reads keep
+/// evicting and reloading blocks.
+const SMALL_CACHE_BYTES: usize = 2048;
+
 fn small_opts() -> Options {
-    Options { memtable_bytes_limit: 2048, block_bytes: 256, level0_table_limit: 3, ..Options::default() }
+    Options {
+        memtable_bytes_limit: 2048,
+        block_bytes: 256,
+        level0_table_limit: 3,
+        block_cache_bytes: SMALL_CACHE_BYTES,
+        ..Options::default()
+    }
 }
 
 fn contents(db: &Db) -> Result<Model, Error> {
@@ -98,6 +108,8 @@ struct Tally {
     faults: u64,
     flushes: u64,
     compactions: u64,
+    cache_hits: u64,
+    cache_misses: u64,
 }
 
 impl Harness {
@@ -156,6 +168,15 @@ impl Harness {
     fn check_contents(&self) {
         let got = contents(self.db()).unwrap();
         assert_eq!(got, self.model, "db contents differ from the model");
+        self.check_gets();
+    }
+
+    /// Point lookups (which skip the merge) agree with the model, and so with the scan.
+    fn check_gets(&self) {
+        for k in 0..24 {
+            assert_eq!(self.db().get(&key(k)).unwrap(), self.model.get(&key(k)).cloned(), "get key{k:02}");
+        }
+        assert!(self.db().stats().block_cache_bytes <= SMALL_CACHE_BYTES);
     }
 
     fn reopen(&mut self, crash: Option<CrashMode>) {
@@ -163,6 +184,8 @@ impl Harness {
         let stats = self.db().stats();
         self.tally.flushes += stats.flushes;
         self.tally.compactions += stats.compactions;
+        self.tally.cache_hits += stats.block_cache_hits;
+        self.tally.cache_misses += stats.block_cache_misses;
         self.tally.recoveries += 1;
         if let Some(mode) = crash {
             self.sim.crash(mode);
@@ -186,6 +209,7 @@ impl Harness {
         let db = Db::open(vfs, dir(), small_opts()).unwrap();
         assert_eq!(contents(&db).unwrap(), self.model, "second recovery differs");
         self.db = Some(db);
+        self.check_gets();
     }
 
     fn inject(&mut self, sync_fails: bool) {
@@ -218,7 +242,12 @@ impl Harness {
                     .collect();
                 self.write(ops);
             }
-            Op::Get(k) => assert_eq!(self.db().get(&key(k)).unwrap(), self.model.get(&key(k)).cloned()),
+            Op::Get(k) => {
+                let got = self.db().get(&key(k)).unwrap();
+                assert_eq!(got, self.model.get(&key(k)).cloned());
+                let scanned: Vec<_> = self.db().range(key(k)..=key(k)).unwrap().collect::<Result<_, _>>().unwrap();
+                assert_eq!(scanned, got.map(|v| (key(k), v)).into_iter().collect::<Vec<_>>(), "get and scan differ");
+            }
             Op::Range(a, b) => {
                 let (lo, hi) = (key(a.min(b)), key(a.max(b)));
                 let got: Model = self
@@ -327,6 +356,8 @@ fn model_based_random_ops_with_crashes_and_faults() {
             t.faults += h.faults;
             t.flushes += h.flushes;
             t.compactions += h.compactions;
+            t.cache_hits += h.cache_hits;
+            t.cache_misses += h.cache_misses;
             total.set(t);
             Ok(())
         })
@@ -334,6 +365,7 @@ fn model_based_random_ops_with_crashes_and_faults() {
     let t = total.get();
     println!("model test: 300 cases in {:?}: {t:?}", started.elapsed());
     assert!(t.faults > 50 && t.flushes > 100 && t.compactions > 20 && t.recoveries > 300, "{t:?}");
+    assert!(t.cache_hits > 1000 && t.cache_misses > 1000, "reads both hit and missed the small cache: {t:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,6 +394,54 @@ fn a_flipped_byte_in_a_table_yields_corrupt_never_wrong_data() {
     let db = Db::open(vfs, dir(), opts).unwrap();
     let err = db.get(b"k0001").unwrap_err();
     assert!(err.to_string().contains(".sst"), "the error names the file: {err}");
+}
+
+#[test]
+fn the_block_cache_stays_under_its_limit_and_never_holds_a_corrupt_block() {
+    let sim = SimVfs::new(13);
+    let vfs: Arc<dyn Vfs> = Arc::new(sim.clone());
+    let cache_bytes = 4096;
+    let opts = Options { block_bytes: 256, block_cache_bytes: cache_bytes, ..Options::default() };
+    let db = Db::open(vfs.clone(), dir(), opts.clone()).unwrap();
+    let value = |i: u32| format!("value-{i}").into_bytes();
+    for i in 0..500u32 {
+        db.put(format!("k{i:04}").as_bytes(), &value(i)).unwrap();
+    }
+    db.flush().unwrap();
+    let table_bytes = db.stats().table_bytes;
+    assert!(table_bytes > 4 * cache_bytes as u64, "the table is much larger than the cache");
+    for pass in 0..2 {
+        let misses = db.stats().block_cache_misses;
+        for i in 0..500u32 {
+            assert_eq!(db.get(format!("k{i:04}").as_bytes()).unwrap(), Some(value(i)));
+            assert!(db.stats().block_cache_bytes <= cache_bytes);
+        }
+        let s = db.stats();
+        assert!(s.block_cache_hits > 0 && s.block_cache_bytes > cache_bytes / 2, "pass {pass}: {s:?}");
+        // Each pass reads more blocks than fit, so the second pass has to reload evicted ones.
+        assert!(s.block_cache_misses - misses > (table_bytes / 256 / 2), "pass {pass}: {s:?}");
+    }
+    let scan: Vec<_> = db.range(..).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(scan.len(), 500);
+    assert!(db.stats().block_cache_bytes <= cache_bytes);
+
+    // A block that was verified and cached before the disk went bad keeps serving the data
+    // it verified; a damaged block that is not cached is an error on every read, because it
+    // never enters the cache.
+    assert_eq!(db.get(b"k0499").unwrap(), Some(value(499)));
+    let table = sim.file_paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "sst")).unwrap();
+    sim.corrupt_byte(&table, 20, 0x10).unwrap(); // inside the first data block (k0000...)
+    assert_eq!(db.get(b"k0499").unwrap(), Some(value(499)));
+    drop(db);
+    let db = Db::open(vfs, dir(), opts).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(db.get(b"k0000"), Err(Error::Corrupt { .. })));
+        assert!(matches!(db.range(..).unwrap().next(), Some(Err(Error::Corrupt { .. }))));
+    }
+    let s = db.stats();
+    assert_eq!((s.block_cache_bytes, s.block_cache_hits, s.block_cache_misses), (0, 0, 6), "{s:?}");
+    assert_eq!(db.get(b"k0499").unwrap(), Some(value(499)));
+    assert!(db.stats().block_cache_bytes > 0);
 }
 
 #[test]
