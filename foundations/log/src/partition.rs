@@ -158,6 +158,7 @@ impl Partition {
         let names = vfs.list_dir(&dir).ctx(|| format!("list {}", dir.display()))?;
         for name in &names {
             // Left over from an interrupted compaction or atomic write: the original is intact.
+            // (Preserved `.cut-N` evidence files are kept.)
             if name.ends_with(".cleaned") || name.ends_with(".tmp") {
                 let p = dir.join(name);
                 vfs.remove_file(&p).ctx(|| format!("remove {}", p.display()))?;

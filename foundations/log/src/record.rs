@@ -428,6 +428,13 @@ pub fn decode_batch(buf: &[u8]) -> Result<(BatchHeader, Vec<Record>), DecodeErro
     Ok((h, records))
 }
 
+/// The position of the first complete, CRC-valid batch at or after byte 1 of `buf` (a resync after
+/// a bad batch), if any. Cheap header checks filter candidates before the CRC.
+pub fn find_valid_batch(buf: &[u8]) -> Option<usize> {
+    (1..buf.len().saturating_sub(BATCH_HEADER_BYTES - 1))
+        .find(|&p| buf[p + 16] == BATCH_MAGIC && buf[p + 17] == 0 && check_batch(&buf[p..]).is_ok())
+}
+
 /// What a sequential scan of segment bytes found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanSummary {

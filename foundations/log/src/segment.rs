@@ -66,6 +66,11 @@ pub struct Recovery {
     pub truncated_bytes: u64,
     /// Why the tail was cut.
     pub reason: Option<String>,
+    /// Where the cut bytes were kept, when they held a valid batch after the bad one (corruption
+    /// or out-of-order writeback rather than a torn write): evidence for an investigation.
+    pub preserved: Option<PathBuf>,
+    /// Byte position of the first bad batch.
+    pub cut_at: u64,
 }
 
 impl Segment {
@@ -123,6 +128,21 @@ impl Segment {
         if scan.valid_bytes < bytes.len() as u64 {
             recovery.truncated_bytes = bytes.len() as u64 - scan.valid_bytes;
             recovery.reason = scan.stopped.map(|e| e.0);
+            recovery.cut_at = scan.valid_bytes;
+            // A torn write leaves garbage only at the very end. A valid batch after the bad one
+            // means damage inside written data: the tail is still cut (nothing after a hole can be
+            // served in order), but the cut bytes are kept beside the segment as evidence, and
+            // whoever acknowledged records there (the ledger's head anchor) notices they are gone.
+            let cut = &bytes[scan.valid_bytes as usize..];
+            if record::find_valid_batch(cut).is_some() {
+                let kept = dir.join(format!("{}{LOG_SUFFIX}.cut-{}", segment_stem(base_offset), scan.valid_bytes));
+                let f = vfs.open(&kept, OpenMode::ReadWriteCreate).ctx(|| format!("create {}", kept.display()))?;
+                f.truncate(0).ctx(|| format!("truncate {}", kept.display()))?;
+                f.write_at(cut, 0).ctx(|| format!("write {}", kept.display()))?;
+                f.sync().ctx(|| format!("sync {}", kept.display()))?;
+                vfs.sync_dir(dir).ctx(|| format!("sync directory {}", dir.display()))?;
+                recovery.preserved = Some(kept);
+            }
             file.truncate(scan.valid_bytes).ctx(|| format!("truncate {}", path.display()))?;
         }
         // What recovery found may sit only in the page cache (a previous process wrote it and

@@ -393,6 +393,38 @@ fn a_torn_tail_is_truncated_on_open_and_reported() {
     assert_eq!(log.offsets("t", 0).unwrap().log_end, 2);
 }
 
+#[test]
+fn damage_inside_written_data_is_cut_but_kept_as_evidence() {
+    let (vfs, clock, log) = sim_log(14);
+    log.create_topic("t", TopicConfig::default()).unwrap();
+    for i in 0..10u8 {
+        log.append("t", 0, &[ProducerRecord::new("k", vec![i; 30])]).unwrap();
+    }
+    drop(log);
+    let seg = vfs.file_paths().into_iter().find(|p| p.to_string_lossy().ends_with("0.log")).unwrap();
+    let bytes = vfs.open(&seg, aurum_vfs::OpenMode::Read).unwrap().read_all().unwrap();
+    let batches = record::scan_batches(&bytes, 0).batches;
+    let (pos, _) = batches[4];
+    vfs.corrupt_byte(&seg, pos + 50, 0x04).unwrap();
+    let log = reopen(&vfs, &clock);
+    let (_, _, rec) = &log.open_report().truncated[0];
+    assert_eq!(rec.cut_at, pos, "cut at the damaged batch");
+    let kept = rec.preserved.clone().expect("valid batches after the damage: the cut bytes are kept");
+    let kept_bytes = vfs.open(&kept, aurum_vfs::OpenMode::Read).unwrap().read_all().unwrap();
+    let mut damaged = bytes.clone();
+    damaged[pos as usize + 50] ^= 0x04;
+    assert_eq!(kept_bytes, damaged[pos as usize..], "the evidence is byte for byte what was cut");
+    assert_eq!(values(&log, "t", 0, 0).len(), 4);
+    // A torn tail (garbage at the very end, nothing valid after) is cut without keeping anything.
+    drop(log);
+    let f = vfs.open(&seg, aurum_vfs::OpenMode::ReadWriteCreate).unwrap();
+    let len = f.len().unwrap();
+    f.write_at(&[0xAB; 17], len).unwrap();
+    f.sync().unwrap();
+    let log = reopen(&vfs, &clock);
+    assert!(log.open_report().truncated[0].2.preserved.is_none());
+}
+
 // ---- property test: the log against a model, with faults and crashes ----
 
 #[derive(Debug, Clone)]
