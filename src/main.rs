@@ -36,6 +36,11 @@ enum Command {
     /// Work with the embedded key-value store.
     #[command(subcommand)]
     Kv(commands::kv::KvCommand),
+    /// Work with the double-entry ledger: assets, accounts, transfers, balances, statements.
+    #[command(subcommand)]
+    Ledger(commands::ledger::LedgerCommand),
+    /// Replay the journal from genesis (or a snapshot) and report the first divergence.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(&ctx, args),
         Command::Log(cmd) => commands::log::run(&ctx, cmd),
         Command::Kv(cmd) => commands::kv::run(&ctx, cmd),
+        Command::Ledger(cmd) => commands::ledger::run(&ctx, cmd),
+        Command::Audit(args) => commands::audit::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

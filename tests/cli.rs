@@ -1,5 +1,6 @@
-//! End-to-end tests of the `aurum` binary: the demo, the log and KV subcommands, and the CLI
-//! conventions (--data-dir, AURUM_DATA_DIR, --json, one-line errors with a non-zero exit code).
+//! End-to-end tests of the `aurum` binary: the demo, the ledger and its replay-based audit (clean
+//! and tampered journals), the log and KV subcommands, and the CLI conventions (--data-dir,
+//! AURUM_DATA_DIR, --json, one-line errors with a non-zero exit code).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -18,14 +19,177 @@ fn demo_runs_end_to_end_and_is_exactly_once_across_runs() {
     let dir = tempfile::tempdir().unwrap();
     let first: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "3000"]))).unwrap();
-    assert_eq!(first["applied_this_run"], 3000);
-    assert_eq!(first["projection_lag"], 0);
-    assert_eq!(first["balances_sum"], "0.00");
+    // The ledger day: trades, a refused overdraft, holds that post, void and expire; books balance.
+    let ledger = &first["ledger"];
+    assert!(ledger["outcomes"]["ok"].as_u64().unwrap() > 100);
+    assert!(ledger["refused_overdraft"].as_str().unwrap().contains("exceeds_credits"));
+    for what in ["posted", "voided", "expired"] {
+        assert!(ledger["holds"][what].as_u64().unwrap() > 0, "no hold was {what}");
+    }
+    for total in ledger["trial_balance"]["totals"].as_array().unwrap() {
+        assert_eq!(total["balanced"], true, "{total}");
+    }
+    assert!(first["audit"]["first_divergence"].is_null(), "{}", first["audit"]);
+    assert_eq!(first["audit"]["final_digest"], first["audit"]["live_digest"]);
+    // The substrate projection.
+    let projection = &first["projection"];
+    assert_eq!(projection["applied_this_run"], 3000);
+    assert_eq!(projection["projection_lag"], 0);
+    assert_eq!(projection["balances_sum"], "0.00");
     let second: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "500"]))).unwrap();
-    assert_eq!(second["applied_this_run"], 500, "a re-run projects only the new events");
-    assert_eq!(second["events_in_log"], 3500);
-    assert_eq!(second["balances_sum"], "0.00");
+    assert_eq!(second["projection"]["applied_this_run"], 500, "a re-run projects only the new events");
+    assert_eq!(second["projection"]["events_in_log"], 3500);
+    assert!(second["ledger"]["journal_blocks"].as_u64() > first["ledger"]["journal_blocks"].as_u64());
+    assert!(second["audit"]["first_divergence"].is_null());
+}
+
+#[test]
+fn ledger_subcommands_enforce_exact_decimals_and_two_phase_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&aurum(d, &["ledger", "create-asset", "--id", "1", "--code", "XAU", "--scale", "3"]));
+    stdout(&aurum(d, &["ledger", "create-account", "--id", "10", "--asset", "XAU", "--kind", "asset"]));
+    stdout(&aurum(
+        d,
+        &[
+            "ledger",
+            "create-account",
+            "--id",
+            "20",
+            "--asset",
+            "XAU",
+            "--kind",
+            "liability",
+            "--limit",
+            "debits-must-not-exceed-credits",
+        ],
+    ));
+    stdout(&aurum(
+        d,
+        &["ledger", "transfer", "--id", "1", "--from", "10", "--to", "20", "--amount", "2.500", "--asset", "XAU"],
+    ));
+    // More precision than the asset has is refused, not rounded.
+    let o = aurum(
+        d,
+        &["ledger", "transfer", "--id", "2", "--from", "10", "--to", "20", "--amount", "0.0001", "--asset", "XAU"],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("decimal places"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A wallet cannot go below zero: a stable result code says why.
+    let o =
+        aurum(d, &["ledger", "transfer", "--id", "3", "--from", "20", "--to", "10", "--amount", "9", "--asset", "XAU"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds_credits"));
+    // Two-phase: hold 1.000, post 0.400 of it; the rest is released.
+    stdout(&aurum(
+        d,
+        &[
+            "ledger",
+            "transfer",
+            "--id",
+            "4",
+            "--from",
+            "20",
+            "--to",
+            "10",
+            "--amount",
+            "1",
+            "--asset",
+            "XAU",
+            "--pending",
+        ],
+    ));
+    let held: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "ledger", "account", "20"]))).unwrap();
+    assert_eq!(held["available"], "1.500");
+    assert_eq!(held["debits_pending"], "1.000");
+    let posted: serde_json::Value = serde_json::from_str(&stdout(&aurum(
+        d,
+        &["--json", "ledger", "post", "--id", "5", "--pending-id", "4", "--amount", "0.4"],
+    )))
+    .unwrap();
+    assert_eq!(posted["amount"], "0.400");
+    let after: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "ledger", "account", "20"]))).unwrap();
+    assert_eq!(after["balance"], "2.100");
+    assert_eq!(after["debits_pending"], "0.000");
+    // A retry of transfer 1 returns its first outcome; the same id with other fields is a conflict.
+    let retry: serde_json::Value = serde_json::from_str(&stdout(&aurum(
+        d,
+        &[
+            "--json", "ledger", "transfer", "--id", "1", "--from", "10", "--to", "20", "--amount", "2.5", "--asset",
+            "XAU",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(retry["replayed"], true);
+    let o = aurum(
+        d,
+        &["ledger", "transfer", "--id", "1", "--from", "10", "--to", "20", "--amount", "2.6", "--asset", "XAU"],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("id_exists_with_different_fields"));
+    // History: the balance as of the block of the first transfer.
+    let then: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "ledger", "account", "20", "--as-of-seq", "4"]))).unwrap();
+    assert_eq!(then["as_of"]["balance"], "2.500");
+    let tb: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "ledger", "trial-balance"]))).unwrap();
+    assert_eq!(tb["totals"][0]["balanced"], true);
+    let audit: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "audit"]))).unwrap();
+    assert!(audit["first_divergence"].is_null(), "{audit}");
+}
+
+/// Replay-based audit from the command line: a clean journal passes; a flipped bit in a sealed
+/// block, and a truncated tail, are each detected and located, with a non-zero exit code.
+#[test]
+fn audit_detects_and_locates_tampering_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&aurum(d, &["demo", "--payments", "10"]));
+    let clean: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "audit"]))).unwrap();
+    assert!(clean["first_divergence"].is_null());
+    let blocks = clean["blocks_checked"].as_u64().unwrap();
+    assert!(blocks > 5);
+    let segment = std::fs::read_dir(d.join("log/topics/ledger.journal/0"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let original = std::fs::read(&segment).unwrap();
+
+    // Flip one bit in the middle of the journal: the log cuts the damaged block and everything
+    // after it, keeping the cut bytes as evidence; the audit finds acknowledged blocks missing
+    // from the damaged block on, and says where the evidence is.
+    let batches = aurum_log::record::scan_batches(&original, 0);
+    let damaged_block = batches.batches.len() / 2;
+    let (pos, _) = batches.batches[damaged_block];
+    let mut flipped = original.clone();
+    flipped[pos as usize + 60] ^= 0x10;
+    std::fs::write(&segment, &flipped).unwrap();
+    let o = aurum(d, &["--json", "audit"]);
+    assert!(!o.status.success(), "a flipped bit must fail the audit");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let div = &report["first_divergence"];
+    assert_eq!(div["kind"], "truncated_tail", "{report}");
+    assert_eq!(div["seq"], damaged_block as u64 + 1, "located at the damaged block: {report}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains(&format!("at byte {pos}")) && notes.contains(".cut-"), "{report}");
+    // Put the journal back (the evidence file stays aside) for the next tamper.
+    for e in std::fs::read_dir(segment.parent().unwrap()).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().contains(".cut-") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    // Truncate the journal by its last block.
+    let (last_pos, _) = *batches.batches.last().unwrap();
+    std::fs::write(&segment, &original[..last_pos as usize]).unwrap();
+    let o = aurum(d, &["--json", "audit"]);
+    assert!(!o.status.success(), "a truncated tail must fail the audit");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["first_divergence"]["kind"], "truncated_tail", "{report}");
+    assert_eq!(report["first_divergence"]["seq"], blocks);
 }
 
 #[test]

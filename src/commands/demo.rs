@@ -1,11 +1,14 @@
 //! `aurum demo`: the end-to-end demonstration, grown issue by issue.
 //!
-//! At this stage it exercises the two storage engines the way the platform will: payment events
-//! are appended durably to a partitioned topic of the log, and a projection folds them into
-//! account balances in the KV store, writing each batch of balances together with the log
-//! offsets it has consumed in one atomic KV write. Re-running never double counts: the
-//! projection resumes from the offsets stored beside the balances (exactly once across
-//! restarts). Money is integers of minor units; no floats.
+//! 1. The ledger: a day of a gold-and-rupee business (see `ledger_demo`), its trial balance, and
+//!    the replay-based audit of the signed journal.
+//! 2. The substrate: payment events are appended durably to a partitioned topic of the log, and a
+//!    projection folds them into balances in the KV store, writing each batch of balances together
+//!    with the log offsets it consumed in one atomic KV write. Re-running never double counts: the
+//!    projection resumes from the offsets stored beside the balances (exactly once across
+//!    restarts).
+//!
+//! Money is integers of base units inside and decimal strings on screen; no floats.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -94,6 +97,79 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
     if args.accounts < 2 {
         return Err("--accounts must be at least 2".into());
     }
+    let day = super::ledger_demo::run_day(ctx)?;
+    eprintln!("[audit] replaying the journal from genesis through a fresh state machine...");
+    let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
+    let report = engine.audit(aurum_ledger_node::engine::AuditFrom::Genesis)?;
+    drop(engine);
+    if !ctx.json {
+        println!("== a day of gold and rupees: {} ==", day["date"].as_str().unwrap_or_default());
+        println!(
+            "{} commands in {} journal blocks; outcomes: {}",
+            day["commands"], day["journal_blocks"], day["outcomes"]
+        );
+        println!(
+            "customers bought {} oz and sold {} oz of gold; fees {} INR; vault holds {} oz",
+            day["gold_bought_oz"].as_str().unwrap_or_default(),
+            day["gold_sold_oz"].as_str().unwrap_or_default(),
+            day["fees_inr"].as_str().unwrap_or_default(),
+            day["vault_gold_oz"].as_str().unwrap_or_default()
+        );
+        println!("card holds: {}", day["holds"]);
+        if let Some(r) = day["refused_overdraft"].as_str() {
+            println!("{r}");
+        }
+        println!("== trial balance (business accounts; customer wallets summed) ==");
+        super::ledger::print_trial_balance(&compact_trial_balance(&day["trial_balance"]));
+        println!("== audit ==");
+        println!("{report}");
+        println!("== substrate: log -> KV projection ==");
+    }
+    if let Some(d) = &report.first_divergence {
+        return Err(format!("the audit found a divergence at block {}: {}", d.seq, d.kind.as_str()).into());
+    }
+    let projection = run_projection(ctx, &args)?;
+    if ctx.json {
+        print_json(&json!({"ledger": day, "audit": report.to_json_value(), "projection": projection}));
+    }
+    Ok(())
+}
+
+/// The business accounts' rows, the customer wallets summed per asset, and the totals.
+fn compact_trial_balance(tb: &serde_json::Value) -> serde_json::Value {
+    use aurum_ledger::decimal::{format_amount, parse_amount};
+    let scale = |asset: &str| if asset == "XAU" { 3 } else { 2 };
+    let mut rows = Vec::new();
+    let mut wallets: std::collections::BTreeMap<String, (u128, u128)> = std::collections::BTreeMap::new();
+    for r in tb["rows"].as_array().into_iter().flatten() {
+        let id: u128 = r["account"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if id < 100_000 {
+            rows.push(r.clone());
+            continue;
+        }
+        let asset = r["asset"].as_str().unwrap_or_default().to_string();
+        let amount = |k: &str| parse_amount(r[k].as_str().unwrap_or("0"), scale(&asset)).unwrap_or(0);
+        let e = wallets.entry(asset.clone()).or_default();
+        e.0 += amount("debits");
+        e.1 += amount("credits");
+    }
+    for (asset, (d, c)) in wallets {
+        rows.push(json!({
+            "account": "100000-299999",
+            "name": format!("customer wallets ({asset})"),
+            "asset": asset,
+            "debits": format_amount(d, scale(&asset)),
+            "credits": format_amount(c, scale(&asset)),
+        }));
+    }
+    json!({"rows": rows, "totals": tb["totals"]})
+}
+
+/// The substrate part: produce payment events and project them into KV balances.
+fn run_projection(
+    ctx: &Context,
+    args: &DemoArgs,
+) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
     let log = open_log(ctx)?;
     let db = open_kv(ctx)?;
     log.create_topic(TOPIC, TopicConfig { partitions: PARTITIONS, ..TopicConfig::default() })?;
@@ -149,8 +225,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let top: Vec<(u64, i128)> = ranked.iter().take(5).copied().collect();
 
-    if ctx.json {
-        print_json(&json!({
+    let summary = json!({
             "topic": TOPIC,
             "produced": args.payments,
             "produced_amount": money(produced_total),
@@ -161,8 +236,8 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
             "produce_records_per_sec": (args.payments as f64 / produce_secs).round(),
             "project_records_per_sec": (applied as f64 / project_secs.max(1e-9)).round(),
             "top_accounts": top.iter().map(|(a, b)| json!({"account": a, "balance": money(*b)})).collect::<Vec<_>>(),
-        }));
-    } else {
+    });
+    if !ctx.json {
         println!("produced {} payments worth {} in {:.2} s", args.payments, money(produced_total), produce_secs);
         println!("projected {applied} events into balances in {project_secs:.2} s; projection lag now {lag_total}");
         println!(
@@ -173,9 +248,9 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
         for (a, b) in top {
             println!("  account {a:06}  {:>16}", money(b));
         }
-        println!("inspect with: aurum log topics; aurum kv scan --prefix demo/balance/");
+        println!("inspect with: aurum ledger accounts; aurum ledger trial-balance; aurum audit; aurum log topics");
     }
-    Ok(())
+    Ok(summary)
 }
 
 /// Fold every unprojected event into balances; returns how many were applied.

@@ -1,7 +1,10 @@
 //! The subcommands. Each is a thin layer: parse arguments, call a library, print.
 
+pub mod audit;
 pub mod demo;
 pub mod kv;
+pub mod ledger;
+mod ledger_demo;
 pub mod log;
 
 use std::path::PathBuf;

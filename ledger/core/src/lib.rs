@@ -10,6 +10,7 @@
 pub mod codec;
 pub mod command;
 pub mod decimal;
+mod hash;
 pub mod outcome;
 mod state;
 pub mod types;
@@ -20,6 +21,6 @@ pub use command::{
 };
 pub use outcome::{BatchResult, Expiry, Outcome, ResultCode};
 pub use state::{
-    AsOf, BalanceAt, BatchContext, InvariantViolation, Ledger, StatementLine, TrialBalance, TrialBalanceRow,
+    AsOf, BalanceAt, BatchContext, Entry, InvariantViolation, Ledger, StatementLine, TrialBalance, TrialBalanceRow,
 };
 pub use types::*;

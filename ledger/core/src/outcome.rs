@@ -29,7 +29,10 @@ pub enum ResultCode {
     /// Another asset has this code.
     AssetCodeTaken = 13,
 
-    /// An account with both must-not-exceed limits, or an overdraft without a limit side.
+    /// The limit caps the account's normal balance at zero with no overdraft
+    /// (debits-must-not-exceed-credits on an asset/expense account, or
+    /// credits-must-not-exceed-debits on a liability/equity/income account): such an account could
+    /// never hold a positive balance, which is a configuration mistake.
     AccountLimitInvalid = 20,
     /// The debit account does not exist.
     DebitAccountNotFound = 21,
@@ -53,10 +56,11 @@ pub enum ResultCode {
     ExceedsOverdraft = 30,
     /// The credit account would have credits beyond its debits plus its overdraft.
     CreditExceedsOverdraft = 31,
-    /// A balance total would overflow 128 bits.
+    /// A balance total would overflow 128 bits (checked on the asset's running totals, which
+    /// bound every account's), or a pending transfer's expiry would overflow the u64 timestamp.
     Overflow = 32,
-    /// `balancing_debit`/`balancing_credit` together with `pending`, or both balancing flags on an
-    /// account side without a limit.
+    /// `balancing_debit`/`balancing_credit` together with `pending` (a hold must be of a decided
+    /// amount).
     FlagsInvalid = 33,
     /// A timeout was given for a transfer that is not pending.
     TimeoutReservedForPendingTransfer = 34,
