@@ -59,7 +59,8 @@ pub struct AuditConfig<'a> {
     /// The head (seq, hash) the node acknowledged: the journal must contain this block with this
     /// hash (a journal that ends before it lost acknowledged blocks).
     pub expected_head: Option<(u64, [u8; HASH_BYTES])>,
-    /// Check invariants after every this many blocks (1: every block). Always after the last.
+    /// Run the full invariant check (O(state)) after every this many blocks (1: every block);
+    /// always after the last. Σ debits = Σ credits per asset is checked after every block.
     pub invariants_every_blocks: u64,
 }
 
@@ -390,137 +391,200 @@ fn replay(
             ));
         }
     };
-    for item in blocks {
-        let raw = match item {
-            Ok(raw) => raw,
-            Err(JournalError::Unreadable { offset, source }) => {
-                return Err(Divergence {
-                    seq: offset + 1,
-                    log_offset: Some(offset),
-                    command_index: None,
-                    kind: DivergenceKind::Unreadable,
-                    expected: format!("a readable record holding block {}", offset + 1),
-                    found: source.to_string(),
-                });
+    // Pipeline: a second thread reads, decodes, hashes and checks the signature of the next blocks
+    // while this one re-executes the current one; the channel bounds how far it runs ahead.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Verified>(AUDIT_READ_AHEAD_BLOCKS);
+        scope.spawn(move || {
+            for item in blocks {
+                let (computed, signature_ok) = match &item {
+                    Ok(raw) => match &raw.block {
+                        Ok(block) => {
+                            (hash_of_encoded(&raw.bytes), keys::verify(public_key, &block.hash, &block.signature))
+                        }
+                        Err(_) => (None, false),
+                    },
+                    Err(_) => (None, false),
+                };
+                if tx.send(Verified { item, computed, signature_ok }).is_err() {
+                    return; // the replay stopped at a divergence
+                }
             }
-            Err(e) => {
+        });
+        for Verified { item, computed, signature_ok } in rx {
+            let raw = match item {
+                Ok(raw) => raw,
+                Err(JournalError::Unreadable { offset, source }) => {
+                    return Err(Divergence {
+                        seq: offset + 1,
+                        log_offset: Some(offset),
+                        command_index: None,
+                        kind: DivergenceKind::Unreadable,
+                        expected: format!("a readable record holding block {}", offset + 1),
+                        found: source.to_string(),
+                    });
+                }
+                Err(e) => {
+                    return Err(diverge(
+                        seq,
+                        None,
+                        DivergenceKind::Unreadable,
+                        format!("a readable record holding block {seq}"),
+                        e.to_string(),
+                    ));
+                }
+            };
+            if raw.offset != seq - 1 {
                 return Err(diverge(
                     seq,
                     None,
-                    DivergenceKind::Unreadable,
-                    format!("a readable record holding block {seq}"),
-                    e.to_string(),
+                    DivergenceKind::SequenceGap,
+                    format!("block {seq} at log offset {}", seq - 1),
+                    format!("next record at log offset {}", raw.offset),
                 ));
             }
-        };
-        if raw.offset != seq - 1 {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::SequenceGap,
-                format!("block {seq} at log offset {}", seq - 1),
-                format!("next record at log offset {}", raw.offset),
-            ));
-        }
-        let block = match raw.block {
-            Ok(block) => block,
-            Err(e) => {
+            let block = match raw.block {
+                Ok(block) => block,
+                Err(e) => {
+                    return Err(diverge(
+                        seq,
+                        None,
+                        DivergenceKind::Undecodable,
+                        format!("a valid block ({} bytes read)", raw.bytes.len()),
+                        e.to_string(),
+                    ));
+                }
+            };
+            if block.seq != seq {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::SequenceGap,
+                    format!("block {seq}"),
+                    format!("block {}", block.seq),
+                ));
+            }
+            let key = record_key(seq);
+            if raw.key.as_deref() != Some(&key[..]) {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::RecordKeyMismatch,
+                    format!("record key {}", hex::encode(key)),
+                    raw.key.map_or_else(|| "no key".to_string(), hex::encode),
+                ));
+            }
+            if block.prev_hash != prev_hash {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::PrevHashMismatch,
+                    format!("prev_hash {}", short_hash(&prev_hash)),
+                    format!("prev_hash {}", short_hash(&block.prev_hash)),
+                ));
+            }
+            // Decoding succeeded, so the bytes hold a whole trailer.
+            let computed = computed.unwrap_or([0; HASH_BYTES]);
+            if computed != block.hash {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::HashMismatch,
+                    format!("hash {} (SHA-256 of the block's bytes)", short_hash(&computed)),
+                    format!("stored hash {}", short_hash(&block.hash)),
+                ));
+            }
+            if !signature_ok {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::BadSignature,
+                    format!("an ed25519 signature of the hash by {}", hex::encode(public_key)),
+                    format!("signature {} does not verify", hex::encode(block.signature)),
+                ));
+            }
+            if block.timestamp.0 > MAX_BLOCK_TIMESTAMP_NS {
                 return Err(diverge(
                     seq,
                     None,
                     DivergenceKind::Undecodable,
-                    format!("a valid block ({} bytes read)", raw.bytes.len()),
-                    e.to_string(),
+                    format!("a timestamp of at most {MAX_BLOCK_TIMESTAMP_NS} ns"),
+                    format!("timestamp {} ns", block.timestamp.0),
                 ));
             }
-        };
-        if block.seq != seq {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::SequenceGap,
-                format!("block {seq}"),
-                format!("block {}", block.seq),
-            ));
-        }
-        let key = record_key(seq);
-        if raw.key.as_deref() != Some(&key[..]) {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::RecordKeyMismatch,
-                format!("record key {}", hex::encode(key)),
-                raw.key.map_or_else(|| "no key".to_string(), hex::encode),
-            ));
-        }
-        if block.prev_hash != prev_hash {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::PrevHashMismatch,
-                format!("prev_hash {}", short_hash(&prev_hash)),
-                format!("prev_hash {}", short_hash(&block.prev_hash)),
-            ));
-        }
-        // Decoding succeeded, so the bytes hold a whole trailer.
-        let computed = hash_of_encoded(&raw.bytes).unwrap_or([0; HASH_BYTES]);
-        if computed != block.hash {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::HashMismatch,
-                format!("hash {} (SHA-256 of the block's bytes)", short_hash(&computed)),
-                format!("stored hash {}", short_hash(&block.hash)),
-            ));
-        }
-        if !keys::verify(public_key, &block.hash, &block.signature) {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::BadSignature,
-                format!("an ed25519 signature of the hash by {}", hex::encode(public_key)),
-                format!("signature {} does not verify", hex::encode(block.signature)),
-            ));
-        }
-        if block.timestamp.0 > MAX_BLOCK_TIMESTAMP_NS {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::Undecodable,
-                format!("a timestamp of at most {MAX_BLOCK_TIMESTAMP_NS} ns"),
-                format!("timestamp {} ns", block.timestamp.0),
-            ));
-        }
-        let replayed = ledger.apply(BatchContext { seq, timestamp: block.timestamp }, &block.commands);
-        if replayed.expired != block.result.expired {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::ExpiryMismatch,
-                format!("expiries {}", fmt_expiries(&block.result.expired)),
-                format!("expiries {}", fmt_expiries(&replayed.expired)),
-            ));
-        }
-        let n = block.result.outcomes.len().max(replayed.outcomes.len());
-        for i in 0..n {
-            let recorded = block.result.outcomes.get(i);
-            let got = replayed.outcomes.get(i);
-            if recorded != got {
+            let replayed = ledger.apply(BatchContext { seq, timestamp: block.timestamp }, &block.commands);
+            if replayed.expired != block.result.expired {
                 return Err(diverge(
                     seq,
-                    Some(i),
-                    DivergenceKind::OutcomeMismatch,
-                    recorded.map_or_else(|| "no outcome".to_string(), fmt_outcome),
-                    got.map_or_else(|| "no outcome".to_string(), fmt_outcome),
+                    None,
+                    DivergenceKind::ExpiryMismatch,
+                    format!("expiries {}", fmt_expiries(&block.result.expired)),
+                    format!("expiries {}", fmt_expiries(&replayed.expired)),
                 ));
             }
+            let n = block.result.outcomes.len().max(replayed.outcomes.len());
+            for i in 0..n {
+                let recorded = block.result.outcomes.get(i);
+                let got = replayed.outcomes.get(i);
+                if recorded != got {
+                    return Err(diverge(
+                        seq,
+                        Some(i),
+                        DivergenceKind::OutcomeMismatch,
+                        recorded.map_or_else(|| "no outcome".to_string(), fmt_outcome),
+                        got.map_or_else(|| "no outcome".to_string(), fmt_outcome),
+                    ));
+                }
+            }
+            // Σ debits = Σ credits per asset after every block (cheap); the full O(state) check at
+            // the configured cadence and after the last block.
+            if let Err(v) = ledger.check_balances() {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::InvariantViolated,
+                    "debits equal credits per asset".into(),
+                    v.0,
+                ));
+            }
+            if (seq - start_seq) % every == 0 {
+                report.invariant_checks += 1;
+                last_invariant_check = seq;
+                if let Err(v) = ledger.check_invariants() {
+                    return Err(diverge(
+                        seq,
+                        None,
+                        DivergenceKind::InvariantViolated,
+                        "every ledger invariant holds".into(),
+                        v.0,
+                    ));
+                }
+            }
+            if let Some((want_seq, want_hash)) = expected_head
+                && want_seq == seq
+                && want_hash != block.hash
+            {
+                return Err(diverge(
+                    seq,
+                    None,
+                    DivergenceKind::HeadMismatch,
+                    format!("the acknowledged head: block {want_seq} with hash {}", short_hash(&want_hash)),
+                    format!("hash {}", short_hash(&block.hash)),
+                ));
+            }
+            report.blocks_checked += 1;
+            report.commands_checked += block.commands.len() as u64;
+            report.expiries_checked += block.result.expired.len() as u64;
+            report.head = Some((seq, block.hash));
+            prev_hash = block.hash;
+            seq += 1;
         }
-        if (seq - start_seq) % every == 0 {
+        let last = seq - 1;
+        if last != last_invariant_check {
             report.invariant_checks += 1;
-            last_invariant_check = seq;
             if let Err(v) = ledger.check_invariants() {
                 return Err(diverge(
-                    seq,
+                    last,
                     None,
                     DivergenceKind::InvariantViolated,
                     "every ledger invariant holds".into(),
@@ -528,39 +592,18 @@ fn replay(
                 ));
             }
         }
-        if let Some((want_seq, want_hash)) = expected_head
-            && want_seq == seq
-            && want_hash != block.hash
-        {
-            return Err(diverge(
-                seq,
-                None,
-                DivergenceKind::HeadMismatch,
-                format!("the acknowledged head: block {want_seq} with hash {}", short_hash(&want_hash)),
-                format!("hash {}", short_hash(&block.hash)),
-            ));
-        }
-        report.blocks_checked += 1;
-        report.commands_checked += block.commands.len() as u64;
-        report.expiries_checked += block.result.expired.len() as u64;
-        report.head = Some((seq, block.hash));
-        prev_hash = block.hash;
-        seq += 1;
-    }
-    let last = seq - 1;
-    if last != last_invariant_check {
-        report.invariant_checks += 1;
-        if let Err(v) = ledger.check_invariants() {
-            return Err(diverge(
-                last,
-                None,
-                DivergenceKind::InvariantViolated,
-                "every ledger invariant holds".into(),
-                v.0,
-            ));
-        }
-    }
-    Ok(())
+        Ok(())
+    })
+}
+
+/// Blocks the audit's reader thread may decode and verify ahead of the replay.
+const AUDIT_READ_AHEAD_BLOCKS: usize = 4;
+
+/// A block read, decoded, hashed and signature-checked by the reader thread.
+struct Verified {
+    item: Result<crate::journal::RawBlock, JournalError>,
+    computed: Option<[u8; HASH_BYTES]>,
+    signature_ok: bool,
 }
 
 fn check_end(
@@ -597,10 +640,13 @@ fn check_end(
             });
         }
     }
-    let digest = ledger.digest();
+    // The two digests encode and hash the whole state each: compute them in parallel.
+    let (digest, live_digest) = std::thread::scope(|s| {
+        let live_digest = live.map(|l| s.spawn(move || l.digest()));
+        (ledger.digest(), live_digest.map(|h| h.join().expect("digest thread")))
+    });
     report.final_digest = Some(digest);
-    if let Some(live) = live {
-        let live_digest = live.digest();
+    if let (Some(live), Some(live_digest)) = (live, live_digest) {
         report.live_digest = Some(live_digest);
         if live_digest != digest {
             return Err(Divergence {

@@ -528,6 +528,10 @@ pub fn read_anchor(db: &Db, public_key: &[u8; 32]) -> Result<Option<(u64, [u8; 3
     Ok(keys::verify(public_key, &hash, &sig).then_some((seq, hash)))
 }
 
+/// How often the audits run by the engine do the full O(state) invariant check (the per-asset
+/// balance check runs after every block, the full one also after the last).
+pub const AUDIT_FULL_CHECK_EVERY_BLOCKS: u64 = 1000;
+
 /// Where an audit starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditFrom {
@@ -562,7 +566,7 @@ impl Engine {
             start: audit_start(&s.db, &public_key, from)?,
             live: Some(&ledger),
             expected_head: Some(head),
-            invariants_every_blocks: 1,
+            invariants_every_blocks: AUDIT_FULL_CHECK_EVERY_BLOCKS,
         };
         let mut report = crate::audit::audit(s.journal.reader(), config)
             .map_err(|e| EngineError::Recovery { seq: 0, reason: e.to_string() })?;
@@ -588,7 +592,7 @@ pub fn audit_offline(
         start: audit_start(&db, &public_key, from)?,
         live: None,
         expected_head: read_anchor(&db, &public_key)?,
-        invariants_every_blocks: 1,
+        invariants_every_blocks: AUDIT_FULL_CHECK_EVERY_BLOCKS,
     };
     let notes = log_recovery_notes(&log);
     let reader = crate::journal::JournalReader::new(log);

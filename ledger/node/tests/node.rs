@@ -951,7 +951,14 @@ mod engine_tests {
         let (now, clock) = manual_clock();
         let snapshot_every = rng.below(4);
         let mut engine = open(&vfs, clock.clone(), snapshot_every).unwrap();
-        engine.submit(setup()).unwrap();
+        // The shadow: a plain in-memory ledger fed exactly the acknowledged batches. The engine's
+        // outcomes must equal the shadow's, and after every restart its state must equal it.
+        let mut shadow = aurum_ledger::Ledger::new();
+        let mut uncertain: Option<(Timestamp, Vec<Command>)> = None;
+        let first = setup();
+        let t = Timestamp(now.load(Ordering::SeqCst));
+        let outcomes = engine.submit(first.clone()).unwrap();
+        assert_eq!(shadow.apply(aurum_ledger::BatchContext { seq: 1, timestamp: t }, &first).outcomes, outcomes);
         let mut next_id = 0;
         let mut issued = Vec::new();
         // Every acknowledged (command, outcome): each must be visible after any crash.
@@ -966,8 +973,18 @@ mod engine_tests {
             }
             let n = 1 + rng.below(12) as usize;
             let cmds = random_commands(&mut rng, &mut next_id, n, &mut issued);
+            let t = Timestamp(now.load(Ordering::SeqCst));
             match engine.submit(cmds.clone()) {
-                Ok(outcomes) => acknowledged.extend(cmds.into_iter().zip(outcomes)),
+                Ok(outcomes) => {
+                    let ctx = aurum_ledger::BatchContext { seq: shadow.last_seq() + 1, timestamp: t };
+                    let expected = shadow.apply(ctx, &cmds).outcomes;
+                    assert_eq!(outcomes, expected, "seed {seed} step {step}: outcomes differ from the shadow ledger");
+                    acknowledged.extend(cmds.into_iter().zip(outcomes));
+                }
+                Err(EngineError::Poisoned { .. }) if uncertain.is_none() && engine.head().0 == shadow.last_seq() => {
+                    // Its block may or may not have reached the disk.
+                    uncertain = Some((t, cmds));
+                }
                 Err(EngineError::Poisoned { .. } | EngineError::Kv(_)) => {}
                 Err(e) => panic!("seed {seed} step {step}: unexpected error {e}"),
             }
@@ -979,6 +996,19 @@ mod engine_tests {
                 crashes += 1;
                 engine = open(&vfs, clock.clone(), snapshot_every)
                     .unwrap_or_else(|e| panic!("seed {seed} step {step}: restart failed: {e}"));
+                let head = engine.head().0;
+                if let Some((t, cmds)) = uncertain.take()
+                    && head == shadow.last_seq() + 1
+                {
+                    // The unacknowledged block survived: it is part of history now.
+                    shadow.apply(aurum_ledger::BatchContext { seq: head, timestamp: t }, &cmds);
+                }
+                assert_eq!(head, shadow.last_seq(), "seed {seed} step {step}: journal head vs shadow");
+                assert_eq!(
+                    engine.read(|l| l.digest()).unwrap(),
+                    shadow.digest(),
+                    "seed {seed} step {step}: recovered state differs from the shadow ledger"
+                );
                 check_acknowledged(seed, &engine, &acknowledged);
                 let audit = engine.audit(AuditFrom::Genesis).unwrap();
                 assert!(audit.is_clean(), "seed {seed} step {step}: {audit}");

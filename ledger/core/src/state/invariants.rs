@@ -18,6 +18,19 @@ fn add(a: Amount, b: Amount, what: &str) -> Result<Amount, InvariantViolation> {
     a.checked_add(b).ok_or_else(|| InvariantViolation(format!("{what} overflows")))
 }
 
+/// The cheap invariant, O(assets): for every asset, Σ debits = Σ credits, posted and pending, in
+/// the running totals that `apply` maintains. Meant for every block of a replay; [`check`] does
+/// the full O(state) verification.
+pub(crate) fn check_balances(l: &Ledger) -> Result<(), InvariantViolation> {
+    for (id, s) in &l.assets {
+        let t = s.totals;
+        if t.debits_posted != t.credits_posted || t.debits_pending != t.credits_pending {
+            return fail(format!("asset {id:?}: debits ≠ credits ({t:?})"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
     let latest = l.last_timestamp;
     // Assets.
