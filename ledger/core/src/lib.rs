@@ -21,6 +21,7 @@ pub use command::{
 };
 pub use outcome::{BatchResult, Expiry, Outcome, ResultCode};
 pub use state::{
-    AsOf, BalanceAt, BatchContext, Entry, InvariantViolation, Ledger, StatementLine, TrialBalance, TrialBalanceRow,
+    AsOf, BalanceAt, BatchContext, Entry, InvariantViolation, Ledger, Movement, MovementFilter, StatementLine,
+    TrialBalance, TrialBalanceRow,
 };
 pub use types::*;

@@ -93,6 +93,47 @@ pub struct TrialBalance {
     pub totals: Vec<(AssetId, Amount, Amount)>,
 }
 
+/// An accepted transfer or journal entry, as listed by [`Ledger::movements_page`].
+#[derive(Debug, Clone, Copy)]
+pub enum Movement<'a> {
+    /// A transfer (single-phase, pending, post or void).
+    Transfer(&'a Transfer),
+    /// A journal entry.
+    Entry(&'a Entry),
+}
+
+/// Which movements [`Ledger::movements_page`] lists. Every `Some` must match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MovementFilter {
+    /// Touching this account (as debit, credit or a posting).
+    pub account: Option<AccountId>,
+    /// Of this asset (for entries: any posting's account of this asset is not checked — entries
+    /// match on `account` only).
+    pub asset: Option<AssetId>,
+    /// Only transfers of this kind (excludes entries).
+    pub kind: Option<crate::types::TransferKind>,
+    /// Only entries (excludes transfers).
+    pub entries_only: bool,
+}
+
+impl MovementFilter {
+    fn matches(&self, m: &Movement<'_>) -> bool {
+        match m {
+            Movement::Transfer(t) => {
+                !self.entries_only
+                    && self.account.is_none_or(|a| t.debit_account == a || t.credit_account == a)
+                    && self.asset.is_none_or(|a| t.asset == a)
+                    && self.kind.is_none_or(|k| t.kind == k)
+            }
+            Movement::Entry(e) => {
+                self.kind.is_none()
+                    && self.asset.is_none()
+                    && self.account.is_none_or(|a| e.postings.iter().any(|p| p.account == a))
+            }
+        }
+    }
+}
+
 /// A broken invariant: a bug, never a client error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("ledger invariant violated: {0}")]
@@ -364,6 +405,59 @@ impl Ledger {
             Some(TransferSlot { body: Body::Entry(e), .. }) => Some(e),
             _ => None,
         }
+    }
+
+    /// A page of accounts in id order after `after` (exclusive), at most `limit`, optionally only
+    /// of one asset and one kind; with the cursor for the next page (None: no more).
+    pub fn accounts_page(
+        &self,
+        after: Option<AccountId>,
+        limit: usize,
+        asset: Option<AssetId>,
+        kind: Option<crate::types::AccountKind>,
+    ) -> (Vec<&Account>, Option<AccountId>) {
+        let mut v: Vec<&Account> = self
+            .accounts
+            .values()
+            .map(|s| &s.account)
+            .filter(|a| after.is_none_or(|c| a.id > c))
+            .filter(|a| asset.is_none_or(|x| a.asset == x) && kind.is_none_or(|k| a.kind == k))
+            .collect();
+        v.sort_unstable_by_key(|a| a.id);
+        let more = v.len() > limit;
+        v.truncate(limit);
+        let next = if more { v.last().map(|a| a.id) } else { None };
+        (v, next)
+    }
+
+    /// A page of accepted transfers and entries in the order they were applied, starting at
+    /// position `from` (a cursor: 0 for the first page), at most `limit` of those matching
+    /// `filter`, scanning at most `scan_budget` stored ids (so a rare filter cannot make one page
+    /// scan the whole ledger). Returns the page and the cursor of the next one (None: the end).
+    pub fn movements_page(
+        &self,
+        from: u64,
+        limit: usize,
+        scan_budget: usize,
+        filter: &MovementFilter,
+    ) -> (Vec<Movement<'_>>, Option<u64>) {
+        let mut out = Vec::new();
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(self.transfers.slots.len());
+        let mut pos = start;
+        while pos < self.transfers.slots.len() && out.len() < limit && pos - start < scan_budget {
+            let (_, slot) = &self.transfers.slots[pos];
+            pos += 1;
+            let m = match &slot.body {
+                Body::Transfer(t) => Movement::Transfer(t),
+                Body::Entry(e) => Movement::Entry(e),
+                Body::Failed => continue,
+            };
+            if filter.matches(&m) {
+                out.push(m);
+            }
+        }
+        let next = (pos < self.transfers.slots.len()).then_some(pos as u64);
+        (out, next)
     }
 
     /// Accepted transfers and entries.
