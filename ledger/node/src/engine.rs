@@ -135,6 +135,12 @@ pub enum EngineError {
     /// The engine is shutting down.
     #[error("ledger engine is shut down")]
     Closed,
+    /// The request queue is full; back off and retry.
+    #[error("ledger engine is overloaded: {capacity} requests are already queued")]
+    Overloaded {
+        /// The queue's capacity.
+        capacity: usize,
+    },
     /// The journal does not replay to what it recorded, or is shorter than what was acknowledged.
     #[error("recovery failed at block {seq}: {reason}")]
     Recovery {
@@ -145,15 +151,19 @@ pub enum EngineError {
     },
 }
 
+/// Called once with a request's outcomes (or why it failed), on the writer thread: keep it short.
+pub type Reply = Box<dyn FnOnce(Result<Vec<Outcome>, EngineError>) + Send>;
+
 struct Request {
     commands: Vec<Command>,
     bytes: usize,
-    reply: SyncSender<Result<Vec<Outcome>, EngineError>>,
+    reply: Reply,
 }
 
 /// State shared by the handle and the writer thread.
 struct Shared {
     ledger: RwLock<Ledger>,
+    stats: crate::stats::EngineStats,
     recovery_notes: Vec<String>,
     head: Mutex<(u64, [u8; 32])>,
     poisoned: AtomicBool,
@@ -255,6 +265,7 @@ impl Engine {
         report.log_recovery = notes.clone();
         let shared = Arc::new(Shared {
             ledger: RwLock::new(ledger),
+            stats: crate::stats::EngineStats::default(),
             recovery_notes: notes,
             head: Mutex::new(head),
             poisoned: AtomicBool::new(false),
@@ -288,7 +299,26 @@ impl Engine {
 
     /// Submit commands; returns their outcomes once the block holding them is durable. The
     /// commands of one request always land in one block, in order (so linked chains work).
+    /// Blocks while the queue is full (backpressure).
     pub fn submit(&self, commands: Vec<Command>) -> Result<Vec<Outcome>, EngineError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.enqueue(commands, Box::new(move |r| drop(tx.send(r))), true)?;
+        rx.recv().map_err(|_| EngineError::Closed)?
+    }
+
+    /// Submit without waiting: `done` is called with the outcomes once the block is durable (on
+    /// the writer thread). Fails at once, without calling `done`, if the request is invalid, the
+    /// engine is stopped, or the queue holds [`QUEUE_CAPACITY_REQUESTS`] requests already
+    /// ([`EngineError::Overloaded`]: the caller should back off).
+    pub fn try_submit_with(
+        &self,
+        commands: Vec<Command>,
+        done: impl FnOnce(Result<Vec<Outcome>, EngineError>) + Send + 'static,
+    ) -> Result<(), EngineError> {
+        self.enqueue(commands, Box::new(done), false)
+    }
+
+    fn enqueue(&self, commands: Vec<Command>, reply: Reply, block_when_full: bool) -> Result<(), EngineError> {
         if commands.is_empty() || commands.len() > self.shared().config.max_batch_commands {
             return Err(EngineError::BatchSize { len: commands.len(), limit: self.shared().config.max_batch_commands });
         }
@@ -297,10 +327,33 @@ impl Engine {
             return Err(EngineError::RequestTooLarge { bytes, limit: MAX_BLOCK_COMMAND_BYTES });
         }
         self.check_poison()?;
-        let (reply, result) = mpsc::sync_channel(1);
         let sender = self.handle.sender.as_ref().ok_or(EngineError::Closed)?;
-        sender.send(Request { commands, bytes, reply }).map_err(|_| EngineError::Closed)?;
-        result.recv().map_err(|_| EngineError::Closed)?
+        let shared = self.handle.shared.clone();
+        shared.stats.in_flight_requests.fetch_add(1, Ordering::Relaxed);
+        let reply: Reply = Box::new(move |r| {
+            shared.stats.in_flight_requests.fetch_sub(1, Ordering::Relaxed);
+            reply(r);
+        });
+        let request = Request { commands, bytes, reply };
+        let sent = if block_when_full {
+            sender.send(request).map_err(|e| (EngineError::Closed, e.0))
+        } else {
+            sender.try_send(request).map_err(|e| match e {
+                mpsc::TrySendError::Full(r) => (EngineError::Overloaded { capacity: QUEUE_CAPACITY_REQUESTS }, r),
+                mpsc::TrySendError::Disconnected(r) => (EngineError::Closed, r),
+            })
+        };
+        sent.map_err(|(err, request)| {
+            // Not queued: undo the in-flight count; dropping the callback does not call it.
+            self.shared().stats.in_flight_requests.fetch_sub(1, Ordering::Relaxed);
+            drop(request);
+            err
+        })
+    }
+
+    /// The engine's counters and histograms.
+    pub fn stats(&self) -> &crate::stats::EngineStats {
+        &self.shared().stats
     }
 
     /// Read the durable state.
@@ -445,7 +498,7 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
         if shared.poisoned.load(Ordering::Acquire) {
             let cause = shared.poison_cause.lock().clone().unwrap_or_default();
             for r in requests {
-                let _ = r.reply.send(Err(EngineError::Poisoned { cause: cause.clone() }));
+                (r.reply)(Err(EngineError::Poisoned { cause: cause.clone() }));
             }
             continue;
         }
@@ -463,7 +516,7 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
                 for (reply, n) in replies.into_iter().zip(sizes) {
                     let (mine, tail) = rest.split_at(n);
                     rest = tail;
-                    let _ = reply.send(Ok(mine.to_vec()));
+                    reply(Ok(mine.to_vec()));
                 }
                 // The anchor lets the audit and recovery detect a truncated journal tail. It is
                 // written after the block is durable and acknowledged; a crash in between leaves it
@@ -489,7 +542,7 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
                 *shared.poison_cause.lock() = Some(cause.clone());
                 shared.poisoned.store(true, Ordering::Release);
                 for reply in replies {
-                    let _ = reply.send(Err(EngineError::Poisoned { cause: cause.clone() }));
+                    reply(Err(EngineError::Poisoned { cause: cause.clone() }));
                 }
             }
         }
@@ -506,7 +559,13 @@ fn commit_block(shared: &Shared, commands: Vec<Command>) -> Result<(Vec<Outcome>
     let result = ledger.apply(BatchContext { seq, timestamp }, &commands);
     let outcomes = result.outcomes.clone();
     let block = Block::seal(seq, prev_hash, timestamp, commands, result, &shared.key);
+    let started = std::time::Instant::now();
     shared.journal.append(&block)?;
+    let stats = &shared.stats;
+    stats.journal_write_us.observe(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    stats.batch_size.observe(block.commands.len() as u64);
+    stats.blocks.fetch_add(1, Ordering::Relaxed);
+    stats.commands.fetch_add(block.commands.len() as u64, Ordering::Relaxed);
     *shared.head.lock() = (seq, block.hash);
     drop(ledger);
     let mut anchor = Vec::with_capacity(8 + 32 + 64);

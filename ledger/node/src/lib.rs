@@ -7,6 +7,7 @@
 //! - [`snapshot`]: signed snapshots of the ledger state in `aurum-kv` for fast restart;
 //! - [`engine`]: the single writer with group commit: commands from many callers are batched,
 //!   applied, journalled durably, then acknowledged;
+//! - [`stats`]: the engine's counters and histograms (batch sizes, journal write time, queue depth);
 //! - [`audit`]: replays the journal from genesis or a signed snapshot through a fresh state machine
 //!   and reports the first divergence.
 
@@ -16,3 +17,4 @@ pub mod engine;
 pub mod journal;
 pub mod keys;
 pub mod snapshot;
+pub mod stats;
