@@ -46,6 +46,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    // Every command here opens the data directory: one process at a time.
+    let _lock = match ctx.lock_data_dir() {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {}", output::error_chain(&*err));
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(&ctx, args),
         Command::Log(cmd) => commands::log::run(&ctx, cmd),

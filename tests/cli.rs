@@ -239,3 +239,17 @@ fn errors_are_one_line_with_a_non_zero_exit_code() {
     assert!(!o.status.success());
     assert!(String::from_utf8(o.stderr).unwrap().contains("allowed"));
 }
+
+#[test]
+fn a_second_process_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&aurum(dir.path(), &["kv", "put", "k", "v"]));
+    // Hold the data directory's lock as a running `aurum serve` would.
+    let lock = std::fs::OpenOptions::new().write(true).open(dir.path().join("aurum.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let o = aurum(dir.path(), &["kv", "get", "k"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("in use by another aurum process"));
+    drop(lock);
+    assert_eq!(stdout(&aurum(dir.path(), &["kv", "get", "k"])).trim(), "v");
+}

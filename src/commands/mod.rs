@@ -18,7 +18,37 @@ pub struct Context {
     pub json: bool,
 }
 
+/// Holds the data directory's lock for as long as it lives.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
 impl Context {
+    /// Take the data directory's lock, so that no two aurum processes open the same log and KV
+    /// store (neither engine supports a second writer). Fails with a clear message if another
+    /// process (say `aurum serve`) holds it.
+    pub fn lock_data_dir(&self) -> Result<DataDirLock, Box<dyn std::error::Error + Send + Sync>> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| format!("cannot create data directory {}: {e}", self.data_dir.display()))?;
+        let path = self.data_dir.join("aurum.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+                "data directory {} is in use by another aurum process (is `aurum serve` running? use its admin API instead)",
+                self.data_dir.display()
+            )
+            .into()),
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display()).into()),
+        }
+    }
+
     /// Directory of the embedded log.
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("log")
