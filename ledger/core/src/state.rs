@@ -1,8 +1,9 @@
 //! The ledger state and its queries. The state machine itself is in `state/apply.rs`, the
 //! invariant checks in `state/invariants.rs`, the snapshot encoding in `state/snapshot.rs`.
 //!
-//! Codemap of the state (all maps are keyed by client ids; iteration order never matters because
-//! every encoding and every query that returns many items sorts first):
+//! Codemap of the state (maps and arenas are keyed by client ids; iteration order never matters
+//! because every encoding and every query that returns many items sorts first; `assets`,
+//! `accounts` and `transfers` are [`Arena`]s: slots plus an id → position map):
 //! - `assets` / `asset_codes` / `asset_records`: assets with per-asset running totals, the code
 //!   index, and one idempotency record per asset id ever submitted.
 //! - `accounts` / `account_records`: accounts (with their history lines), and one idempotency
@@ -179,55 +180,102 @@ pub(crate) struct TransferSlot {
     pub(crate) body: Body,
 }
 
-/// Transfer and entry slots: an append-only arena plus an id → index map.
+/// Slots in an append-only arena plus an id → position map. Used for assets, accounts, and
+/// transfer/entry slots.
 ///
-/// Why not one `HashMap<TransferId, TransferSlot>`: slots are ~240 bytes, and growing a table of
-/// them rehashes and copies every slot (measured: half the time of a 2M-transfer run went to
-/// rehash copies and page faults). The index entries are 32 bytes; the arena grows by `realloc`,
-/// which for large blocks remaps pages instead of copying. Arena order is insertion order and
-/// never influences an outcome or an encoding (snapshots sort by id).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TransferStore {
-    slots: Vec<(TransferId, TransferSlot)>,
-    pub(crate) index: FastMap<TransferId, usize>,
+/// Why not a `HashMap<Id, Slot>`:
+/// - Transfer slots are large, and growing a table of them rehashes and copies every slot
+///   (measured: half the time of a 2M-transfer run went to rehash copies and page faults). The
+///   index entries are small; the arena grows by `realloc`, which for large blocks remaps pages
+///   instead of copying.
+/// - A position is a handle that stays valid (slots are only appended, and removed only newest
+///   first by undo): a command looks an account up once to validate it and then mutates it, logs
+///   it and reaches its asset through positions, instead of hashing the id again for each step.
+///
+/// Arena order is insertion order and never influences an outcome or an encoding (snapshots sort
+/// by id).
+#[derive(Debug, Clone)]
+pub(crate) struct Arena<K, V> {
+    slots: Vec<(K, V)>,
+    index: FastMap<K, usize>,
 }
 
-impl TransferStore {
-    pub(crate) fn get(&self, id: &TransferId) -> Option<&TransferSlot> {
-        self.index.get(id).map(|&i| &self.slots[i].1)
+impl<K, V> Default for Arena<K, V> {
+    fn default() -> Self {
+        Arena { slots: Vec::new(), index: FastMap::default() }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash + std::fmt::Debug, V> Arena<K, V> {
+    /// The position of `id`'s slot.
+    #[inline]
+    pub(crate) fn position(&self, id: &K) -> Option<usize> {
+        self.index.get(id).copied()
     }
 
-    pub(crate) fn get_mut(&mut self, id: &TransferId) -> Option<&mut TransferSlot> {
-        self.index.get(id).map(|&i| &mut self.slots[i].1)
+    /// The slot at a position from [`Arena::position`] or [`Arena::insert`].
+    #[inline]
+    pub(crate) fn at(&self, pos: usize) -> &V {
+        &self.slots[pos].1
     }
 
-    pub(crate) fn contains_key(&self, id: &TransferId) -> bool {
+    #[inline]
+    pub(crate) fn at_mut(&mut self, pos: usize) -> &mut V {
+        &mut self.slots[pos].1
+    }
+
+    pub(crate) fn get(&self, id: &K) -> Option<&V> {
+        self.position(id).map(|i| self.at(i))
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &K) -> Option<&mut V> {
+        self.position(id).map(|i| self.at_mut(i))
+    }
+
+    pub(crate) fn contains_key(&self, id: &K) -> bool {
         self.index.contains_key(id)
     }
 
-    /// Add a slot for a new id.
-    pub(crate) fn insert(&mut self, id: TransferId, slot: TransferSlot) {
-        let prev = self.index.insert(id, self.slots.len());
-        assert!(prev.is_none(), "transfer id {id:?} inserted twice");
+    /// Add a slot for a new id; returns its position.
+    pub(crate) fn insert(&mut self, id: K, slot: V) -> usize {
+        let pos = self.slots.len();
+        let prev = self.index.insert(id, pos);
+        assert!(prev.is_none(), "id {id:?} inserted twice");
         self.slots.push((id, slot));
+        pos
     }
 
     /// Remove the most recently inserted slot, which must be `id` (undo runs newest first).
-    pub(crate) fn remove_last(&mut self, id: &TransferId) -> TransferSlot {
+    pub(crate) fn remove_last(&mut self, id: &K) -> V {
         let (last, slot) = self.slots.pop().expect("undo: the arena is not empty");
         assert_eq!(last, *id, "undo must remove the newest slot");
         self.index.remove(id);
         slot
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&TransferId, &TransferSlot)> {
+    /// Every slot, in insertion order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.slots.iter().map(|(id, s)| (id, s))
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.slots.iter().map(|(_, s)| s)
     }
 
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
+
+    /// Whether the id → position map describes the arena exactly (for the invariant check):
+    /// every slot's id maps to its position, and nothing else is in the map.
+    pub(crate) fn index_consistent(&self) -> bool {
+        self.index.len() == self.slots.len()
+            && self.slots.iter().enumerate().all(|(i, (id, _))| self.index.get(id) == Some(&i))
+    }
 }
+
+/// Transfer and entry slots.
+pub(crate) type TransferStore = Arena<TransferId, TransferSlot>;
 
 /// Per-asset running sums over all its accounts. Kept so that overflow is checked once per asset
 /// (an account's total never exceeds its asset's) and the trial balance is O(assets).
@@ -248,6 +296,9 @@ pub(crate) struct AssetSlot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AccountSlot {
     pub(crate) account: Account,
+    /// Position of its asset's slot in `Ledger::assets` (derived from `account.asset`, kept so the
+    /// hot path reaches the asset's totals without hashing; never encoded).
+    pub(crate) asset_pos: usize,
     /// Journal block that created the account (for `balance_as_of` by sequence).
     pub(crate) created_seq: u64,
     /// Balance after every change, in event order (only for accounts with `history`).
@@ -260,9 +311,10 @@ pub(crate) struct AccountSlot {
 pub(crate) enum Undo {
     AssetCreated(AssetId),
     AccountCreated(AccountId),
-    /// The account's balances and `closed` flag before a change.
+    /// The account's balances and `closed` flag before a change (accounts and assets are named
+    /// by arena position: valid while undo runs, since it removes slots newest first).
     Account {
-        id: AccountId,
+        pos: usize,
         debits_pending: Amount,
         debits_posted: Amount,
         credits_pending: Amount,
@@ -270,10 +322,10 @@ pub(crate) enum Undo {
         closed: bool,
     },
     Totals {
-        asset: AssetId,
+        pos: usize,
         before: Totals,
     },
-    HistoryPushed(AccountId),
+    HistoryPushed(usize),
     SlotInserted(TransferId),
     PendingState {
         id: TransferId,
@@ -286,10 +338,10 @@ pub(crate) enum Undo {
 /// The ledger state.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
-    pub(crate) assets: FastMap<AssetId, AssetSlot>,
+    pub(crate) assets: Arena<AssetId, AssetSlot>,
     pub(crate) asset_codes: BTreeMap<String, AssetId>,
     pub(crate) asset_records: FastMap<AssetId, Record>,
-    pub(crate) accounts: FastMap<AccountId, AccountSlot>,
+    pub(crate) accounts: Arena<AccountId, AccountSlot>,
     pub(crate) account_records: FastMap<AccountId, Record>,
     pub(crate) transfers: TransferStore,
     pub(crate) expiries: BTreeSet<(Timestamp, TransferId)>,
@@ -331,9 +383,15 @@ impl Ledger {
     /// SHA-256 of [`Ledger::encode_snapshot`]: equal states have equal digests.
     pub fn digest(&self) -> [u8; 32] {
         use sha2::Digest;
-        let mut buf = Vec::new();
-        self.encode_snapshot(&mut buf);
-        let d = sha2::Sha256::digest(&buf);
+        // Streamed: the encoding is hashed chunk by chunk, never held whole.
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = Vec::with_capacity(2 * snapshot::CHUNK_BYTES);
+        snapshot::encode_chunked(self, &mut buf, &mut |chunk| {
+            hasher.update(&chunk[..]);
+            chunk.clear();
+        });
+        hasher.update(&buf);
+        let d = hasher.finalize();
         let mut out = [0u8; 32];
         out.copy_from_slice(&d);
         out
@@ -442,10 +500,10 @@ impl Ledger {
         filter: &MovementFilter,
     ) -> (Vec<Movement<'_>>, Option<u64>) {
         let mut out = Vec::new();
-        let start = usize::try_from(from).unwrap_or(usize::MAX).min(self.transfers.slots.len());
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(self.transfers.len());
         let mut pos = start;
-        while pos < self.transfers.slots.len() && out.len() < limit && pos - start < scan_budget {
-            let (_, slot) = &self.transfers.slots[pos];
+        while pos < self.transfers.len() && out.len() < limit && pos - start < scan_budget {
+            let slot = self.transfers.at(pos);
             pos += 1;
             let m = match &slot.body {
                 Body::Transfer(t) => Movement::Transfer(t),
@@ -456,7 +514,7 @@ impl Ledger {
                 out.push(m);
             }
         }
-        let next = (pos < self.transfers.slots.len()).then_some(pos as u64);
+        let next = (pos < self.transfers.len()).then_some(pos as u64);
         (out, next)
     }
 

@@ -254,27 +254,27 @@ impl Ledger {
         for u in log.into_iter().rev() {
             match u {
                 Undo::AssetCreated(id) => {
-                    let slot = self.assets.remove(&id).expect("undo: asset exists");
+                    let slot = self.assets.remove_last(&id);
                     self.asset_codes.remove(&slot.asset.code);
                     self.asset_records.remove(&id);
                 }
                 Undo::AccountCreated(id) => {
-                    self.accounts.remove(&id);
+                    self.accounts.remove_last(&id);
                     self.account_records.remove(&id);
                 }
-                Undo::Account { id, debits_pending, debits_posted, credits_pending, credits_posted, closed } => {
-                    let a = &mut self.accounts.get_mut(&id).expect("undo: account exists").account;
+                Undo::Account { pos, debits_pending, debits_posted, credits_pending, credits_posted, closed } => {
+                    let a = &mut self.accounts.at_mut(pos).account;
                     a.debits_pending = debits_pending;
                     a.debits_posted = debits_posted;
                     a.credits_pending = credits_pending;
                     a.credits_posted = credits_posted;
                     a.closed = closed;
                 }
-                Undo::Totals { asset, before } => {
-                    self.assets.get_mut(&asset).expect("undo: asset exists").totals = before;
+                Undo::Totals { pos, before } => {
+                    self.assets.at_mut(pos).totals = before;
                 }
-                Undo::HistoryPushed(id) => {
-                    self.accounts.get_mut(&id).expect("undo: account exists").history.pop();
+                Undo::HistoryPushed(pos) => {
+                    self.accounts.at_mut(pos).history.pop();
                 }
                 Undo::SlotInserted(id) => {
                     let slot = self.transfers.remove_last(&id);
@@ -385,9 +385,9 @@ impl Ledger {
         if !metadata_valid(&x.metadata) {
             return Err(ResultCode::MetadataInvalid);
         }
-        if !self.assets.contains_key(&x.asset) {
+        let Some(asset_pos) = self.assets.position(&x.asset) else {
             return Err(ResultCode::AssetNotFound);
-        }
+        };
         if !limit_valid(x.kind, x.limit) {
             return Err(ResultCode::AccountLimitInvalid);
         }
@@ -405,7 +405,7 @@ impl Ledger {
             closed: false,
             timestamp: t,
         };
-        self.accounts.insert(x.id, AccountSlot { account, created_seq: seq, history: Vec::new() });
+        self.accounts.insert(x.id, AccountSlot { account, asset_pos, created_seq: seq, history: Vec::new() });
         self.account_records.insert(x.id, Record { fingerprint: fp, code: ResultCode::Ok, timestamp: t, amount: None });
         self.log(Undo::AccountCreated(x.id));
         ok(t, None)
@@ -436,8 +436,11 @@ impl Ledger {
         if x.amount == 0 {
             return Err(ResultCode::AmountMustNotBeZero);
         }
-        let dr = &self.accounts.get(&x.debit_account).ok_or(ResultCode::DebitAccountNotFound)?.account;
-        let cr = &self.accounts.get(&x.credit_account).ok_or(ResultCode::CreditAccountNotFound)?.account;
+        // Each account is looked up once: validation, mutation and the asset's totals then go
+        // through arena positions.
+        let dp = self.accounts.position(&x.debit_account).ok_or(ResultCode::DebitAccountNotFound)?;
+        let cp = self.accounts.position(&x.credit_account).ok_or(ResultCode::CreditAccountNotFound)?;
+        let (dr, cr) = (&self.accounts.at(dp).account, &self.accounts.at(cp).account);
         if dr.asset != x.asset || cr.asset != x.asset {
             return Err(ResultCode::AssetMismatch);
         }
@@ -466,7 +469,8 @@ impl Ledger {
         }
         // Overflow: an account's totals never exceed its asset's, so checking the asset's
         // pending + posted sums covers every account total and every limit sum below.
-        let totals = self.assets.get(&x.asset).expect("an account's asset exists").totals;
+        let asset_pos = self.accounts.at(dp).asset_pos;
+        let totals = self.assets.at(asset_pos).totals;
         let fits = |a: Amount, b: Amount| a.checked_add(b).and_then(|s| s.checked_add(amount)).is_some();
         if !fits(totals.debits_pending, totals.debits_posted) || !fits(totals.credits_pending, totals.credits_posted) {
             return Err(ResultCode::Overflow);
@@ -489,9 +493,9 @@ impl Ledger {
         // Validated: apply.
         let (debit, credit) = (x.debit_account, x.credit_account);
         if f.pending {
-            self.change(debit, x.id, t, seq, |a| a.debits_pending += amount);
-            self.change(credit, x.id, t, seq, |a| a.credits_pending += amount);
-            self.change_totals(x.asset, |s| {
+            self.change(dp, x.id, t, seq, |a| a.debits_pending += amount);
+            self.change(cp, x.id, t, seq, |a| a.credits_pending += amount);
+            self.change_totals(asset_pos, |s| {
                 s.debits_pending += amount;
                 s.credits_pending += amount;
             });
@@ -500,9 +504,9 @@ impl Ledger {
                 self.log(Undo::ExpiryInserted((at, x.id)));
             }
         } else {
-            self.change(debit, x.id, t, seq, |a| a.debits_posted += amount);
-            self.change(credit, x.id, t, seq, |a| a.credits_posted += amount);
-            self.change_totals(x.asset, |s| {
+            self.change(dp, x.id, t, seq, |a| a.debits_posted += amount);
+            self.change(cp, x.id, t, seq, |a| a.credits_posted += amount);
+            self.change_totals(asset_pos, |s| {
                 s.debits_posted += amount;
                 s.credits_posted += amount;
             });
@@ -564,18 +568,19 @@ impl Ledger {
             return Err(ResultCode::ExceedsPendingTransferAmount);
         }
         let (debit, credit, asset, expires_at) = (p.debit_account, p.credit_account, p.asset, p.expires_at);
+        let (dp, cp, asset_pos) = self.positions(debit, credit);
         // Posting moves `amount` from pending to posted and releases the rest: pending+posted
         // never grows and posted credits/debits only grow on the limit's allowance side, so no
         // limit can be broken and no total can overflow.
-        self.change(debit, x.id, t, seq, |a| {
+        self.change(dp, x.id, t, seq, |a| {
             a.debits_pending -= held;
             a.debits_posted += amount;
         });
-        self.change(credit, x.id, t, seq, |a| {
+        self.change(cp, x.id, t, seq, |a| {
             a.credits_pending -= held;
             a.credits_posted += amount;
         });
-        self.change_totals(asset, |s| {
+        self.change_totals(asset_pos, |s| {
             s.debits_pending -= held;
             s.credits_pending -= held;
             s.debits_posted += amount;
@@ -613,7 +618,7 @@ impl Ledger {
         let p = self.live_pending(x.pending_id)?;
         let (held, debit, credit, asset, expires_at) =
             (p.amount, p.debit_account, p.credit_account, p.asset, p.expires_at);
-        self.release(debit, credit, asset, held, x.id, t, seq);
+        self.release(debit, credit, held, x.id, t, seq);
         self.settle(x.pending_id, expires_at, PendingState::Voided);
         let transfer = Transfer {
             id: x.id,
@@ -651,19 +656,21 @@ impl Ledger {
         }
         // Aggregate per account, in order of first appearance: (account, asset, debits, credits).
         // At most 64 postings, so a linear scan beats a map.
-        let mut per_account: Vec<(AccountId, AssetId, Amount, Amount)> = Vec::with_capacity(x.postings.len());
+        // Accounts and assets are named by arena position.
+        let mut per_account: Vec<(usize, usize, Amount, Amount)> = Vec::with_capacity(x.postings.len());
         for p in &x.postings {
             if p.amount == 0 {
                 return Err(ResultCode::PostingAmountMustNotBeZero);
             }
-            let a = &self.accounts.get(&p.account).ok_or(ResultCode::PostingAccountNotFound)?.account;
-            if a.closed {
+            let pos = self.accounts.position(&p.account).ok_or(ResultCode::PostingAccountNotFound)?;
+            let slot = self.accounts.at(pos);
+            if slot.account.closed {
                 return Err(ResultCode::PostingAccountClosed);
             }
-            let i = match per_account.iter().position(|e| e.0 == p.account) {
+            let i = match per_account.iter().position(|e| e.0 == pos) {
                 Some(i) => i,
                 None => {
-                    per_account.push((p.account, a.asset, 0, 0));
+                    per_account.push((pos, slot.asset_pos, 0, 0));
                     per_account.len() - 1
                 }
             };
@@ -672,7 +679,7 @@ impl Ledger {
             *slot = slot.checked_add(p.amount).ok_or(ResultCode::Overflow)?;
         }
         // Per asset, in order of first appearance: (asset, Σ debits, Σ credits).
-        let mut per_asset: Vec<(AssetId, Amount, Amount)> = Vec::new();
+        let mut per_asset: Vec<(usize, Amount, Amount)> = Vec::new();
         for &(_, asset, d, cr) in &per_account {
             let i = match per_asset.iter().position(|e| e.0 == asset) {
                 Some(i) => i,
@@ -689,15 +696,15 @@ impl Ledger {
             return Err(ResultCode::EntryUnbalanced);
         }
         for &(asset, sum, _) in &per_asset {
-            let s = self.assets.get(&asset).expect("an account's asset exists").totals;
+            let s = self.assets.at(asset).totals;
             let fits = |a: Amount, b: Amount| a.checked_add(b).and_then(|v| v.checked_add(sum)).is_some();
             if !fits(s.debits_pending, s.debits_posted) || !fits(s.credits_pending, s.credits_posted) {
                 return Err(ResultCode::Overflow);
             }
         }
         // Limits, on each account's balances after the whole entry.
-        for &(id, _, d, cr) in &per_account {
-            let a = &self.accounts.get(&id).expect("checked above").account;
+        for &(pos, _, d, cr) in &per_account {
+            let a = &self.accounts.at(pos).account;
             let mut after = a.clone();
             // No overflow: bounded by the asset totals checked above.
             after.debits_posted += d;
@@ -712,8 +719,8 @@ impl Ledger {
                 return Err(code);
             }
         }
-        for &(id, _, d, cr) in &per_account {
-            self.change(id, x.id, t, seq, |a| {
+        for &(pos, _, d, cr) in &per_account {
+            self.change(pos, x.id, t, seq, |a| {
                 a.debits_posted += d;
                 a.credits_posted += cr;
             });
@@ -730,7 +737,8 @@ impl Ledger {
     }
 
     fn close_account(&mut self, x: &CloseAccount, t: Timestamp) -> Step {
-        let a = &self.accounts.get(&x.id).ok_or(ResultCode::AccountNotFound)?.account;
+        let pos = self.accounts.position(&x.id).ok_or(ResultCode::AccountNotFound)?;
+        let a = &self.accounts.at(pos).account;
         if a.closed {
             return Err(ResultCode::AccountAlreadyClosed);
         }
@@ -740,20 +748,19 @@ impl Ledger {
         if a.debits_posted != a.credits_posted {
             return Err(ResultCode::AccountBalanceNotZero);
         }
-        let id = x.id;
-        self.log_account(id);
-        self.accounts.get_mut(&id).expect("checked above").account.closed = true;
+        self.log_account(pos);
+        self.accounts.at_mut(pos).account.closed = true;
         ok(t, None)
     }
 
     // -----------------------------------------------------------------------------------------
     // Logged mutations.
 
-    fn log_account(&mut self, id: AccountId) {
+    fn log_account(&mut self, pos: usize) {
         if self.logging {
-            let a = &self.accounts.get(&id).expect("account exists").account;
+            let a = &self.accounts.at(pos).account;
             let u = Undo::Account {
-                id,
+                pos,
                 debits_pending: a.debits_pending,
                 debits_posted: a.debits_posted,
                 credits_pending: a.credits_pending,
@@ -764,12 +771,12 @@ impl Ledger {
         }
     }
 
-    /// Change an account's balances (already validated) and append a history line.
-    fn change(&mut self, id: AccountId, transfer: TransferId, t: Timestamp, seq: u64, f: impl FnOnce(&mut Account)) {
-        self.log_account(id);
-        let slot = self.accounts.get_mut(&id).expect("validated account exists");
+    /// Change the balances of the account at `pos` (already validated) and append a history line.
+    fn change(&mut self, pos: usize, transfer: TransferId, t: Timestamp, seq: u64, f: impl FnOnce(&mut Account)) {
+        self.log_account(pos);
+        let slot = self.accounts.at_mut(pos);
         f(&mut slot.account);
-        debug_assert!(within_limit(&slot.account), "limit broken on account {:?}", id);
+        debug_assert!(within_limit(&slot.account), "limit broken on account {:?}", slot.account.id);
         if slot.account.history {
             let a = &slot.account;
             slot.history.push(StatementLine {
@@ -785,22 +792,24 @@ impl Ledger {
                 },
             });
             if self.logging {
-                self.undo.push(Undo::HistoryPushed(id));
+                self.undo.push(Undo::HistoryPushed(pos));
             }
         }
     }
 
-    fn change_totals(&mut self, asset: AssetId, f: impl FnOnce(&mut Totals)) {
-        let slot = self.assets.get_mut(&asset).expect("validated asset exists");
+    /// Change the totals of the asset at `pos`.
+    fn change_totals(&mut self, pos: usize, f: impl FnOnce(&mut Totals)) {
+        let slot = self.assets.at_mut(pos);
         let before = slot.totals;
         f(&mut slot.totals);
         let s = slot.totals;
         // Double entry, asserted on every change: cheap, and the heart of the ledger.
         assert!(
             s.debits_posted == s.credits_posted && s.debits_pending == s.credits_pending,
-            "asset {asset:?} totals unbalanced"
+            "asset {:?} totals unbalanced",
+            slot.asset.id
         );
-        self.log(Undo::Totals { asset, before });
+        self.log(Undo::Totals { pos, before });
     }
 
     fn insert_accepted(&mut self, id: TransferId, fp: u128, t: Timestamp, amount: Option<Amount>, body: Body) {
@@ -810,21 +819,27 @@ impl Ledger {
         self.log(Undo::SlotInserted(id));
     }
 
+    /// Arena positions of a stored transfer's two accounts and of their asset.
+    fn positions(&self, debit: AccountId, credit: AccountId) -> (usize, usize, usize) {
+        let dp = self.accounts.position(&debit).expect("a stored transfer's account exists");
+        let cp = self.accounts.position(&credit).expect("a stored transfer's account exists");
+        (dp, cp, self.accounts.at(dp).asset_pos)
+    }
+
     /// Release a hold: the pending amounts go back.
-    #[allow(clippy::too_many_arguments)]
     fn release(
         &mut self,
         debit: AccountId,
         credit: AccountId,
-        asset: AssetId,
         held: Amount,
         transfer: TransferId,
         t: Timestamp,
         seq: u64,
     ) {
-        self.change(debit, transfer, t, seq, |a| a.debits_pending -= held);
-        self.change(credit, transfer, t, seq, |a| a.credits_pending -= held);
-        self.change_totals(asset, |s| {
+        let (dp, cp, asset_pos) = self.positions(debit, credit);
+        self.change(dp, transfer, t, seq, |a| a.debits_pending -= held);
+        self.change(cp, transfer, t, seq, |a| a.credits_pending -= held);
+        self.change_totals(asset_pos, |s| {
             s.debits_pending -= held;
             s.credits_pending -= held;
         });
@@ -851,8 +866,8 @@ impl Ledger {
             panic!("expiry index refers to a missing transfer {id:?}");
         };
         assert_eq!(p.pending_state, PendingState::Pending, "expiry index refers to a settled transfer");
-        let (held, debit, credit, asset) = (p.amount, p.debit_account, p.credit_account, p.asset);
-        self.release(debit, credit, asset, held, id, t, seq);
+        let (held, debit, credit) = (p.amount, p.debit_account, p.credit_account);
+        self.release(debit, credit, held, id, t, seq);
         self.settle(id, None, PendingState::Expired);
     }
 }

@@ -22,7 +22,7 @@ fn add(a: Amount, b: Amount, what: &str) -> Result<Amount, InvariantViolation> {
 /// the running totals that `apply` maintains. Meant for every block of a replay; [`check`] does
 /// the full O(state) verification.
 pub(crate) fn check_balances(l: &Ledger) -> Result<(), InvariantViolation> {
-    for (id, s) in &l.assets {
+    for (id, s) in l.assets.iter() {
         let t = s.totals;
         if t.debits_posted != t.credits_posted || t.debits_pending != t.credits_pending {
             return fail(format!("asset {id:?}: debits ≠ credits ({t:?})"));
@@ -33,11 +33,15 @@ pub(crate) fn check_balances(l: &Ledger) -> Result<(), InvariantViolation> {
 
 pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
     let latest = l.last_timestamp;
+    // The arenas' id → position maps.
+    if !l.assets.index_consistent() || !l.accounts.index_consistent() {
+        return fail("asset or account index does not match its arena".to_string());
+    }
     // Assets.
     if l.asset_codes.len() != l.assets.len() {
         return fail(format!("{} asset codes for {} assets", l.asset_codes.len(), l.assets.len()));
     }
-    for (id, s) in &l.assets {
+    for (id, s) in l.assets.iter() {
         let a = &s.asset;
         if a.id != *id || id.0 == 0 || !asset_code_valid(&a.code) || a.scale > crate::types::MAX_SCALE {
             return fail(format!("asset {id:?} malformed"));
@@ -65,9 +69,10 @@ pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
 
     // Accounts, their limits and history; per-asset sums.
     let mut sums: FastMap<AssetId, Totals> = FastMap::default();
-    for (id, s) in &l.accounts {
+    for (id, s) in l.accounts.iter() {
         let a = &s.account;
-        if a.id != *id || id.0 == 0 || !l.assets.contains_key(&a.asset) || !limit_valid(a.kind, a.limit) {
+        if a.id != *id || id.0 == 0 || l.assets.position(&a.asset) != Some(s.asset_pos) || !limit_valid(a.kind, a.limit)
+        {
             return fail(format!("account {id:?} malformed"));
         }
         if !crate::state::apply::metadata_valid(&a.metadata) {
@@ -116,7 +121,7 @@ pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
         t.credits_pending = add(t.credits_pending, a.credits_pending, "Σ credits pending")?;
         t.credits_posted = add(t.credits_posted, a.credits_posted, "Σ credits posted")?;
     }
-    for (id, s) in &l.assets {
+    for (id, s) in l.assets.iter() {
         let sum = sums.get(id).copied().unwrap_or_default();
         if sum != s.totals {
             return fail(format!("asset {id:?}: accounts sum to {sum:?}, totals say {:?}", s.totals));
@@ -133,13 +138,10 @@ pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
     let mut expiries: BTreeSet<(Timestamp, TransferId)> = BTreeSet::new();
     let mut accepted = 0u64;
     let account_of = |id: AccountId| l.accounts.get(&id).map(|s| &s.account);
-    if l.transfers.index.len() != l.transfers.len() {
-        return fail("transfer index and arena differ in length".to_string());
+    if !l.transfers.index_consistent() {
+        return fail("transfer index does not match its arena".to_string());
     }
     for (id, s) in l.transfers.iter() {
-        if l.transfers.get(id).map(|x| x as *const _) != Some(s as *const _) {
-            return fail(format!("transfer {id:?} not indexed"));
-        }
         let r = &s.record;
         if id.0 == 0 || r.timestamp > latest {
             return fail(format!("transfer slot {id:?} malformed"));
@@ -207,7 +209,7 @@ pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
     if accepted != l.accepted {
         return fail(format!("{accepted} accepted transfers, counter says {}", l.accepted));
     }
-    for (id, s) in &l.accounts {
+    for (id, s) in l.accounts.iter() {
         let (d, c) = pending.get(id).copied().unwrap_or_default();
         if (d, c) != (s.account.debits_pending, s.account.credits_pending) {
             return fail(format!("account {id:?}: live pending transfers sum to ({d}, {c}), balances say otherwise"));

@@ -34,18 +34,36 @@ fn put_record(out: &mut Vec<u8>, r: &Record) {
     put_option_u128(out, r.amount);
 }
 
-fn sorted<K: Ord + Copy, V>(m: &crate::hash::FastMap<K, V>) -> Vec<(K, &V)> {
-    let mut v: Vec<(K, &V)> = m.iter().map(|(k, v)| (*k, v)).collect();
+fn sorted<'a, K: Ord + Copy + 'a, V>(m: impl Iterator<Item = (&'a K, &'a V)>) -> Vec<(K, &'a V)> {
+    let mut v: Vec<(K, &V)> = m.map(|(k, v)| (*k, v)).collect();
     v.sort_unstable_by_key(|e| e.0);
     v
 }
 
+/// How many encoded bytes [`encode_chunked`] buffers before handing them to its sink.
+pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
+
 pub(crate) fn encode(l: &Ledger, out: &mut Vec<u8>) {
+    // Into one buffer: the sink never drains it.
+    encode_chunked(l, out, &mut |_| {});
+}
+
+/// The canonical encoding, produced into `out` and handed to `sink` whenever `out` holds at least
+/// [`CHUNK_BYTES`] (at item boundaries); what is left in `out` at the end is the tail. A sink that
+/// consumes and clears `out` (the digest: SHA-256 of the stream) never holds the whole encoding,
+/// which for a big ledger is hundreds of MB whose page faults and copies cost more than the
+/// hashing. A sink that leaves `out` alone gets the whole encoding in it.
+pub(crate) fn encode_chunked(l: &Ledger, out: &mut Vec<u8>, sink: &mut dyn FnMut(&mut Vec<u8>)) {
+    let mut boundary = |out: &mut Vec<u8>| {
+        if out.len() >= CHUNK_BYTES {
+            sink(out);
+        }
+    };
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     put_u64(out, l.last_seq);
     put_u64(out, l.last_timestamp.0);
 
-    let assets = sorted(&l.assets);
+    let assets = sorted(l.assets.iter());
     put_len(out, assets.len());
     for (id, s) in assets {
         put_u32(out, id.0);
@@ -57,14 +75,14 @@ pub(crate) fn encode(l: &Ledger, out: &mut Vec<u8>) {
             put_u128(out, v);
         }
     }
-    let records = sorted(&l.asset_records);
+    let records = sorted(l.asset_records.iter());
     put_len(out, records.len());
     for (id, r) in records {
         put_u32(out, id.0);
         put_record(out, r);
     }
 
-    let accounts = sorted(&l.accounts);
+    let accounts = sorted(l.accounts.iter());
     put_len(out, accounts.len());
     for (id, s) in accounts {
         let a = &s.account;
@@ -89,9 +107,11 @@ pub(crate) fn encode(l: &Ledger, out: &mut Vec<u8>) {
             for v in [b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted] {
                 put_u128(out, v);
             }
+            boundary(out);
         }
+        boundary(out);
     }
-    let records = sorted(&l.account_records);
+    let records = sorted(l.account_records.iter());
     put_len(out, records.len());
     for (id, r) in records {
         put_u128(out, id.0);
@@ -135,6 +155,7 @@ pub(crate) fn encode(l: &Ledger, out: &mut Vec<u8>) {
                 put_metadata(out, &e.metadata);
             }
         }
+        boundary(out);
     }
 
     put_len(out, l.expiries.len());
@@ -248,7 +269,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Ledger, DecodeError> {
             closed,
             timestamp,
         };
-        l.accounts.insert(id, AccountSlot { account, created_seq, history: hist });
+        let asset_pos = l.assets.position(&asset).ok_or_else(|| r.err(&format!("account {id:?} of unknown asset")))?;
+        l.accounts.insert(id, AccountSlot { account, asset_pos, created_seq, history: hist });
     }
     let n = r.count("account record count", usize::MAX, 16 + MIN_RECORD_BYTES)?;
     let mut prev = None;
