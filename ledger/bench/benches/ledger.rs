@@ -95,9 +95,17 @@ fn in_memory(n: u64) -> Measurement {
 /// Run the workload through the engine; returns the durable throughput, and the audit replay of
 /// the resulting journal (events/s: commands and expiries re-executed and compared).
 fn durable(dir: &Path, name: &str, n: u64, clients: u64, per_request: u64) -> (Measurement, Measurement) {
-    let (engine, _) =
-        Engine::open(Arc::new(OsVfs), dir, EngineConfig { snapshot_every_blocks: 0, ..EngineConfig::default() })
-            .expect("open engine");
+    let (engine, _) = Engine::open(
+        Arc::new(OsVfs),
+        dir,
+        EngineConfig {
+            snapshot_every_blocks: 0,
+            snapshot_every_commands: 0,
+            snapshot_on_shutdown: false,
+            ..EngineConfig::default()
+        },
+    )
+    .expect("open engine");
     for batch in setup_commands() {
         engine.submit(batch).expect("setup");
     }

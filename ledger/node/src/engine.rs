@@ -50,6 +50,9 @@ pub fn command_size_bound(command: &Command) -> usize {
         }
 }
 
+/// Commands between two automatic snapshots by default (restart replays at most this many).
+pub const DEFAULT_SNAPSHOT_EVERY_COMMANDS: u64 = 1_000_000;
+
 /// Most requests waiting in the writer's queue; callers block (backpressure) beyond it.
 pub const QUEUE_CAPACITY_REQUESTS: usize = 4096;
 /// KV key of the head anchor: the last block the engine acknowledged (seq, hash, signature).
@@ -71,8 +74,14 @@ pub fn system_clock() -> Clock {
 pub struct EngineConfig {
     /// Most commands per block (≤ [`MAX_BATCH_COMMANDS`]).
     pub max_batch_commands: usize,
-    /// Write a snapshot every this many blocks (0: only when asked).
+    /// Write a snapshot every this many blocks (0: not by block count).
     pub snapshot_every_blocks: u64,
+    /// Write a snapshot every this many commands (0: not by command count). A snapshot encodes
+    /// the whole state on the writer thread (writers wait meanwhile), so count commands, not
+    /// blocks: small blocks would otherwise snapshot far too often.
+    pub snapshot_every_commands: u64,
+    /// Write a snapshot when the engine shuts down cleanly (so the next start replays nothing).
+    pub snapshot_on_shutdown: bool,
     /// Batch timestamps.
     pub clock: Clock,
 }
@@ -82,13 +91,20 @@ impl std::fmt::Debug for EngineConfig {
         f.debug_struct("EngineConfig")
             .field("max_batch_commands", &self.max_batch_commands)
             .field("snapshot_every_blocks", &self.snapshot_every_blocks)
+            .field("snapshot_every_commands", &self.snapshot_every_commands)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_batch_commands: MAX_BATCH_COMMANDS, snapshot_every_blocks: 1000, clock: system_clock() }
+        EngineConfig {
+            max_batch_commands: MAX_BATCH_COMMANDS,
+            snapshot_every_blocks: 0,
+            snapshot_every_commands: DEFAULT_SNAPSHOT_EVERY_COMMANDS,
+            snapshot_on_shutdown: true,
+            clock: system_clock(),
+        }
     }
 }
 
@@ -466,12 +482,25 @@ fn recover(db: &Db, journal: &Journal, key: &NodeKey) -> Result<Recovered, Engin
 fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
     let mut carried: Option<Request> = None;
     let mut blocks_since_snapshot = 0u64;
+    let mut commands_since_snapshot = 0u64;
     loop {
         let first = match carried.take() {
             Some(r) => r,
             None => match rx.recv() {
                 Ok(r) => r,
-                Err(_) => return, // every handle is gone
+                Err(_) => {
+                    // Every handle is gone: a clean shutdown.
+                    if shared.config.snapshot_on_shutdown
+                        && blocks_since_snapshot > 0
+                        && !shared.poisoned.load(Ordering::Acquire)
+                    {
+                        let ledger = shared.ledger.read();
+                        let (_, hash) = *shared.head.lock();
+                        // Only restart time is at stake: the journal has everything.
+                        let _ = snapshot::write(&shared.db, &shared.key, &ledger, hash);
+                    }
+                    return;
+                }
             },
         };
         let mut count = first.commands.len();
@@ -528,9 +557,14 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
                     continue;
                 }
                 blocks_since_snapshot += 1;
-                let every = shared.config.snapshot_every_blocks;
-                if every > 0 && blocks_since_snapshot >= every {
+                commands_since_snapshot += count as u64;
+                let (by_blocks, by_commands) =
+                    (shared.config.snapshot_every_blocks, shared.config.snapshot_every_commands);
+                if (by_blocks > 0 && blocks_since_snapshot >= by_blocks)
+                    || (by_commands > 0 && commands_since_snapshot >= by_commands)
+                {
                     blocks_since_snapshot = 0;
+                    commands_since_snapshot = 0;
                     let ledger = shared.ledger.read();
                     let (_, hash) = *shared.head.lock();
                     // A failed snapshot costs only restart time: the journal has everything.

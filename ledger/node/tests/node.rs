@@ -693,7 +693,7 @@ mod engine_tests {
     }
 
     fn config(clock: Clock, snapshot_every_blocks: u64) -> EngineConfig {
-        EngineConfig { clock, snapshot_every_blocks, ..EngineConfig::default() }
+        EngineConfig { clock, snapshot_every_blocks, snapshot_on_shutdown: false, ..EngineConfig::default() }
     }
 
     fn open(vfs: &SimVfs, clock: Clock, snapshot_every_blocks: u64) -> Result<Engine, EngineError> {
@@ -815,6 +815,37 @@ mod engine_tests {
         // Retrying an old request returns its first outcomes, marked as replays.
         let retried = engine.submit(setup()).unwrap();
         assert!(retried.iter().all(|o| o.replayed && o.code == ResultCode::Ok));
+    }
+
+    #[test]
+    fn snapshots_by_command_count_and_at_clean_shutdown() {
+        let vfs = SimVfs::new(9);
+        let (now, clock) = manual_clock();
+        let config = EngineConfig {
+            clock: clock.clone(),
+            snapshot_every_blocks: 0,
+            snapshot_every_commands: 30,
+            snapshot_on_shutdown: true,
+            ..EngineConfig::default()
+        };
+        let (engine, _) = Engine::open(Arc::new(vfs.clone()), Path::new(ROOT), config.clone()).unwrap();
+        engine.submit(setup()).unwrap(); // 13 commands
+        let mut rng = SplitMix64::new(10);
+        let mut next_id = 0;
+        let mut issued = Vec::new();
+        for _ in 0..4 {
+            now.fetch_add(1_000_000_000, Ordering::SeqCst);
+            engine.submit(random_commands(&mut rng, &mut next_id, 10, &mut issued)).unwrap(); // 23, 33 -> snapshot at block 3
+        }
+        assert_eq!(engine.head().0, 5);
+        let digest = engine.read(|l| l.digest()).unwrap();
+        drop(engine); // clean shutdown: a snapshot of block 5
+        let (engine, report) = Engine::open(Arc::new(vfs.clone()), Path::new(ROOT), config).unwrap();
+        assert_eq!(report.snapshot_seq, Some(5), "the shutdown snapshot is the newest");
+        assert_eq!(report.blocks_replayed, 0);
+        assert_eq!(engine.read(|l| l.digest()).unwrap(), digest);
+        let older = aurum_ledger_node::snapshot::list(engine.db()).unwrap();
+        assert_eq!(older.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![5, 3], "by command count at block 3");
     }
 
     #[test]
