@@ -41,6 +41,11 @@ enum Command {
     Ledger(commands::ledger::LedgerCommand),
     /// Replay the journal from genesis (or a snapshot) and report the first divergence.
     Audit(commands::audit::AuditArgs),
+    /// Run the REST transaction API.
+    Serve(commands::serve::ServeArgs),
+    /// Create, list and revoke API keys (while the server is stopped).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(commands::serve::ApiKeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +65,8 @@ fn main() -> ExitCode {
         Command::Kv(cmd) => commands::kv::run(&ctx, cmd),
         Command::Ledger(cmd) => commands::ledger::run(&ctx, cmd),
         Command::Audit(args) => commands::audit::run(&ctx, args),
+        Command::Serve(args) => commands::serve::run(&ctx, args),
+        Command::ApiKey(cmd) => commands::serve::run_api_key(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

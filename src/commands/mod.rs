@@ -6,6 +6,7 @@ pub mod kv;
 pub mod ledger;
 mod ledger_demo;
 pub mod log;
+pub mod serve;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,16 @@
 //!   Prometheus metrics, structured JSON logs with request ids.
 
 pub mod auth;
+pub mod bench_route;
+pub mod config;
+pub mod error;
+pub mod idempotency;
 pub mod logging;
 pub mod metrics;
+pub mod openapi;
 pub mod ratelimit;
+pub mod routes;
+pub mod server;
+
+pub use config::ServerConfig;
+pub use server::{AppState, RunningServer, ServeError, router, serve, start};
