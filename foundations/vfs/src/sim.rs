@@ -61,11 +61,21 @@ struct State {
 #[derive(Debug, Clone)]
 pub struct SimVfs {
     state: Arc<Mutex<State>>,
+    gate: Arc<SyncGate>,
+}
+
+/// Lets a test hold every sync until it says so: a deterministic way to keep a writer "inside
+/// fsync" while the test does something else.
+#[derive(Debug, Default)]
+struct SyncGate {
+    held: parking_lot::Mutex<bool>,
+    released: parking_lot::Condvar,
 }
 
 #[derive(Debug)]
 struct SimHandle {
     state: Arc<Mutex<State>>,
+    gate: Arc<SyncGate>,
     file: Arc<Mutex<SimFile>>,
     epoch: u64,
     writable: bool,
@@ -95,7 +105,19 @@ impl SimVfs {
                 failed_syncs: 0,
                 sync_latency: std::time::Duration::ZERO,
             })),
+            gate: Arc::new(SyncGate::default()),
         }
+    }
+
+    /// Make every sync wait (without holding any lock of the disk) until [`SimVfs::release_syncs`].
+    pub fn hold_syncs(&self) {
+        *self.gate.held.lock() = true;
+    }
+
+    /// Let held syncs proceed.
+    pub fn release_syncs(&self) {
+        *self.gate.held.lock() = false;
+        self.gate.released.notify_all();
     }
 
     /// Simulate a power loss: every open handle dies and unsynced data is lost or torn.
@@ -200,6 +222,7 @@ impl Vfs for SimVfs {
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn File>> {
+        let gate = self.gate.clone();
         let mut st = self.state.lock();
         let parent = path.parent().unwrap_or(Path::new("/"));
         if !st.dirs.contains(parent) {
@@ -217,7 +240,13 @@ impl Vfs for SimVfs {
                 f
             }
         };
-        Ok(Arc::new(SimHandle { state: self.state.clone(), file, epoch: st.epoch, writable: mode != OpenMode::Read }))
+        Ok(Arc::new(SimHandle {
+            state: self.state.clone(),
+            gate,
+            file,
+            epoch: st.epoch,
+            writable: mode != OpenMode::Read,
+        }))
     }
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
@@ -303,6 +332,12 @@ impl File for SimHandle {
     }
 
     fn sync(&self) -> io::Result<()> {
+        {
+            let mut held = self.gate.held.lock();
+            while *held {
+                self.gate.released.wait(&mut held);
+            }
+        }
         let latency = self.state.lock().sync_latency;
         if !latency.is_zero() {
             std::thread::sleep(latency); // models device time; never used to order threads

@@ -869,3 +869,34 @@ async fn fixture_accounts_only(api: &Api, t: &str) {
         assert_eq!(r.status, 201, "{}", r.body);
     }
 }
+
+/// A ledger whose journal write failed stops (it never serves state that is not durable): the API
+/// answers 503 `engine_unavailable` — a server-side condition, not a client mistake — and
+/// /readyz turns 503 while /healthz stays 200. Runs the real router over a simulated disk that
+/// fails the journal's fsync.
+#[tokio::test]
+async fn a_stopped_ledger_answers_503_and_fails_readiness() {
+    use aurum_ledger_node::engine::{Engine, EngineConfig};
+    let vfs = aurum_vfs::SimVfs::new(11);
+    let (engine, _) =
+        Engine::open(Arc::new(vfs.clone()), std::path::Path::new("/aurum"), EngineConfig::default()).unwrap();
+    let keys = aurum_api::auth::KeyStore::open(engine.db().clone()).unwrap();
+    let admin = keys.bootstrap().unwrap().expect("a fresh store bootstraps").token;
+    let config = ServerConfig { log_filter: None, ..ServerConfig::default() };
+    let app = aurum_api::router(aurum_api::AppState::new(engine, keys, &config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api { base: format!("http://{}", listener.local_addr().unwrap()), http: reqwest::Client::new() };
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let r = api.post("/v1/assets", &admin, json!({"id": 1, "code": "XAU", "scale": 3})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(api.raw(Method::GET, "/readyz", None, None, &[]).await.status, 200);
+    vfs.fail_next_syncs(1);
+    let r = api.post("/v1/assets", &admin, json!({"id": 2, "code": "INR", "scale": 2})).await;
+    assert_problem(&r, 503, "engine_unavailable");
+    let r = api.get("/v1/assets/XAU", &admin).await;
+    assert_problem(&r, 503, "engine_unavailable");
+    assert_eq!(api.raw(Method::GET, "/readyz", None, None, &[]).await.status, 503);
+    assert_eq!(api.raw(Method::GET, "/healthz", None, None, &[]).await.status, 200);
+    server.abort();
+}

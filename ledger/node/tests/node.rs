@@ -1074,3 +1074,60 @@ mod engine_tests {
             .unwrap();
     }
 }
+
+mod engine_backpressure {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::mpsc;
+
+    use aurum_ledger::{Command, CreateAsset};
+    use aurum_ledger_node::engine::{Engine, EngineConfig, EngineError, QUEUE_CAPACITY_REQUESTS};
+    use aurum_vfs::SimVfs;
+
+    /// While the writer is stuck in an fsync, requests queue up to QUEUE_CAPACITY_REQUESTS; the
+    /// next non-blocking submit is refused with Overloaded (the API's 503 + Retry-After), and
+    /// every queued request completes once the disk answers.
+    #[test]
+    fn a_full_queue_refuses_with_overloaded_and_loses_nothing_queued() {
+        let vfs = SimVfs::new(12);
+        let config = EngineConfig { max_batch_commands: 1, snapshot_on_shutdown: false, ..EngineConfig::default() };
+        let (engine, _) = Engine::open(Arc::new(vfs.clone()), Path::new("/q"), config).unwrap();
+        // Released on every path, a failed assertion included: the engine's drop joins its writer.
+        struct Release(SimVfs);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                self.0.release_syncs();
+            }
+        }
+        let release = Release(vfs.clone());
+        vfs.hold_syncs();
+        let (tx, rx) = mpsc::channel();
+        let asset = |i: u32| {
+            vec![Command::CreateAsset(CreateAsset { id: aurum_ledger::AssetId(i), code: format!("A{i}"), scale: 2 })]
+        };
+        let mut accepted = 0u32;
+        let mut overloaded = false;
+        // One request is inside the writer (stuck in fsync), one more may be carried over by it for
+        // the next block, and the rest fill the queue.
+        for i in 1..=(QUEUE_CAPACITY_REQUESTS as u32 + 3) {
+            let tx = tx.clone();
+            match engine.try_submit_with(asset(i), move |r| drop(tx.send(r))) {
+                Ok(()) => accepted += 1,
+                Err(EngineError::Overloaded { capacity }) => {
+                    assert_eq!(capacity, QUEUE_CAPACITY_REQUESTS);
+                    overloaded = true;
+                    break;
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert!(overloaded, "the queue never filled ({accepted} accepted)");
+        assert!(accepted as usize >= QUEUE_CAPACITY_REQUESTS, "{accepted} accepted");
+        drop(release);
+        drop(tx);
+        let done: Vec<_> = rx.iter().take(accepted as usize).collect();
+        assert_eq!(done.len(), accepted as usize);
+        assert!(done.iter().all(|r| r.as_ref().is_ok_and(|o| o[0].code.is_ok())));
+        assert_eq!(engine.read(|l| l.assets().len()).unwrap(), accepted as usize);
+    }
+}
