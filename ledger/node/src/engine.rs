@@ -194,14 +194,33 @@ struct Handle {
     shared: Arc<Shared>,
     sender: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<()>>,
+    snapshotter: Option<JoinHandle<()>>,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        drop(self.sender.take()); // the writer drains the queue and exits
+        drop(self.sender.take()); // the writer drains the queue, hands over its last snapshot, exits
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+        // The writer dropped its snapshot sender on exit: the snapshotter stores what it has and ends.
+        if let Some(s) = self.snapshotter.take() {
+            let _ = s.join();
+        }
+    }
+}
+
+/// Encoded snapshots waiting for the snapshot thread. One: if the thread is still storing the
+/// previous snapshot when the next is due and one is already waiting, the writer waits — which
+/// happens only if storing a snapshot takes longer than the commands between two snapshots.
+const SNAPSHOT_QUEUE: usize = 1;
+
+/// Stores encoded snapshots in the KV store, off the writer thread: encoding needs the state held
+/// still, but hashing, signing and writing hundreds of MB to the LSM do not.
+fn snapshot_loop(shared: &Shared, rx: &Receiver<crate::snapshot::Encoded>) {
+    for encoded in rx {
+        // A failure costs only restart time: the journal has everything.
+        let _ = snapshot::store(&shared.db, &shared.key, &encoded);
     }
 }
 
@@ -292,12 +311,20 @@ impl Engine {
             config,
         });
         let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY_REQUESTS);
+        let (snap_tx, snap_rx) = mpsc::sync_channel(SNAPSHOT_QUEUE);
+        let snapshot_shared = shared.clone();
+        let snapshotter = std::thread::Builder::new()
+            .name("aurum-ledger-snapshots".into())
+            .spawn(move || snapshot_loop(&snapshot_shared, &snap_rx))
+            .expect("spawn the ledger snapshot thread");
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("aurum-ledger-writer".into())
-            .spawn(move || writer_loop(&writer_shared, &rx))
+            .spawn(move || writer_loop(&writer_shared, &rx, &snap_tx))
             .expect("spawn the ledger writer thread");
-        let engine = Engine { handle: Arc::new(Handle { shared, sender: Some(tx), writer: Some(writer) }) };
+        let engine = Engine {
+            handle: Arc::new(Handle { shared, sender: Some(tx), writer: Some(writer), snapshotter: Some(snapshotter) }),
+        };
         Ok((engine, report))
     }
 
@@ -479,7 +506,7 @@ fn recover(db: &Db, journal: &Journal, key: &NodeKey) -> Result<Recovered, Engin
     Ok((ledger, head, report))
 }
 
-fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
+fn writer_loop(shared: &Shared, rx: &Receiver<Request>, snapshots: &SyncSender<crate::snapshot::Encoded>) {
     let mut carried: Option<Request> = None;
     let mut blocks_since_snapshot = 0u64;
     let mut commands_since_snapshot = 0u64;
@@ -494,10 +521,13 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
                         && blocks_since_snapshot > 0
                         && !shared.poisoned.load(Ordering::Acquire)
                     {
-                        let ledger = shared.ledger.read();
-                        let (_, hash) = *shared.head.lock();
-                        // Only restart time is at stake: the journal has everything.
-                        let _ = snapshot::write(&shared.db, &shared.key, &ledger, hash);
+                        let encoded = {
+                            let ledger = shared.ledger.read();
+                            let (_, hash) = *shared.head.lock();
+                            crate::snapshot::Encoded::of(&ledger, hash)
+                        };
+                        // Blocking send: the last snapshot must not be skipped.
+                        let _ = snapshots.send(encoded);
                     }
                     return;
                 }
@@ -565,10 +595,13 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>) {
                 {
                     blocks_since_snapshot = 0;
                     commands_since_snapshot = 0;
-                    let ledger = shared.ledger.read();
-                    let (_, hash) = *shared.head.lock();
-                    // A failed snapshot costs only restart time: the journal has everything.
-                    let _ = snapshot::write(&shared.db, &shared.key, &ledger, hash);
+                    // Encode here (the state must hold still; writers wait), store elsewhere.
+                    let encoded = {
+                        let ledger = shared.ledger.read();
+                        let (_, hash) = *shared.head.lock();
+                        crate::snapshot::Encoded::of(&ledger, hash)
+                    };
+                    let _ = snapshots.send(encoded);
                 }
             }
             Err(e) => {

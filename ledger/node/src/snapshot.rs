@@ -111,10 +111,37 @@ fn seq_prefix(seq: u64) -> String {
 /// Write a signed snapshot of `ledger` (whose last block is `seq` with hash `block_hash`); then
 /// delete snapshots beyond the newest [`SNAPSHOTS_KEPT`].
 pub fn write(db: &Db, key: &NodeKey, ledger: &Ledger, block_hash: [u8; 32]) -> Result<SnapshotMeta, SnapshotError> {
-    let seq = ledger.last_seq();
-    let mut bytes = Vec::new();
-    ledger.encode_snapshot(&mut bytes);
-    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    store(db, key, &Encoded::of(ledger, block_hash))
+}
+
+/// A ledger state encoded for a snapshot: what must be taken while the state is held still. The
+/// rest (hashing, signing, writing to the KV store) can happen elsewhere while writers go on.
+#[derive(Debug)]
+pub struct Encoded {
+    seq: u64,
+    block_hash: [u8; 32],
+    bytes: Vec<u8>,
+}
+
+impl Encoded {
+    /// Encode `ledger`, whose last block is `block_hash`.
+    pub fn of(ledger: &Ledger, block_hash: [u8; 32]) -> Encoded {
+        let mut bytes = Vec::new();
+        ledger.encode_snapshot(&mut bytes);
+        Encoded { seq: ledger.last_seq(), block_hash, bytes }
+    }
+
+    /// The block the state includes.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// Hash, sign and store an encoded snapshot, then prune old ones.
+pub fn store(db: &Db, key: &NodeKey, encoded: &Encoded) -> Result<SnapshotMeta, SnapshotError> {
+    let Encoded { seq, block_hash, bytes } = encoded;
+    let (seq, block_hash) = (*seq, *block_hash);
+    let digest: [u8; 32] = Sha256::digest(bytes).into();
     let chunks: Vec<&[u8]> = bytes.chunks(SNAPSHOT_CHUNK_BYTES).collect();
     let prefix = seq_prefix(seq);
     for (n, group) in chunks.chunks(CHUNKS_PER_WRITE).enumerate() {

@@ -49,6 +49,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
 /// Parse a JSON body, classifying every failure into a stable code with the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Fast path: well-formed bodies (nearly all) parse without tracking the path. Only a failure
+    // pays for the second, path-tracking parse that names the field at fault.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| classify(&e))?;
     de.end().map_err(|e| ApiError::MalformedJson(format!("trailing characters after the JSON value: {e}")))?;
