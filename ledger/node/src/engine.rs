@@ -51,7 +51,7 @@ pub fn command_size_bound(command: &Command) -> usize {
 }
 
 /// Commands between two automatic snapshots by default (restart replays at most this many).
-pub const DEFAULT_SNAPSHOT_EVERY_COMMANDS: u64 = 1_000_000;
+pub const DEFAULT_SNAPSHOT_EVERY_COMMANDS: u64 = 10_000_000;
 
 /// Most requests waiting in the writer's queue; callers block (backpressure) beyond it.
 pub const QUEUE_CAPACITY_REQUESTS: usize = 4096;
