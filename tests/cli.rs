@@ -253,3 +253,81 @@ fn a_second_process_on_the_same_data_dir_is_refused() {
     drop(lock);
     assert_eq!(stdout(&aurum(dir.path(), &["kv", "get", "k"])).trim(), "v");
 }
+
+fn http(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `aurum serve` reads its config file, prints the bootstrap admin token once, serves, and stops
+/// cleanly on SIGTERM; `aurum api-key` then manages keys on the stopped server's data directory.
+#[test]
+fn serve_reads_its_config_stops_on_sigterm_and_api_keys_are_managed_offline() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("aurum.toml");
+    std::fs::write(&config, format!("addr = \"127.0.0.1:{port}\"\nlog_filter = \"warn\"\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aurum"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // The token line comes after the listener is bound: connecting is safe once it is read.
+    let token = lines
+        .find_map(|l| l.unwrap().split("store it now): ").nth(1).map(str::to_string))
+        .expect("the bootstrap token is printed once");
+    let body = r#"{"id": 1, "code": "XAU", "scale": 3}"#;
+    let created = http(
+        port,
+        &format!(
+            "POST /v1/assets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let head = http(
+        port,
+        &format!(
+            "GET /v1/journal/head HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("public_key"), "{head}");
+    // While it runs, the data directory is its own.
+    let busy = aurum(&dir.path().join("data"), &["api-key", "list"]);
+    assert!(!busy.status.success());
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+
+    let data = dir.path().join("data");
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&aurum(&data, &["--json", "api-key", "list"]))).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["scope"], "admin");
+    assert!(!keys.to_string().contains(&token), "a listing never shows a token");
+    let new: serde_json::Value = serde_json::from_str(&stdout(&aurum(
+        &data,
+        &["--json", "api-key", "create", "--name", "payments", "--scope", "write"],
+    )))
+    .unwrap();
+    let id = new["id"].as_str().unwrap().to_string();
+    assert!(new["token"].as_str().unwrap().starts_with("aurum_"));
+    stdout(&aurum(&data, &["api-key", "revoke", &id]));
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&aurum(&data, &["--json", "api-key", "list"]))).unwrap();
+    assert!(keys.as_array().unwrap().iter().any(|k| k["id"] == id.as_str() && k["revoked"] == true));
+    // The ledger kept what the server acknowledged.
+    let audit: serde_json::Value = serde_json::from_str(&stdout(&aurum(&data, &["--json", "audit"]))).unwrap();
+    assert!(audit["first_divergence"].is_null() && audit["blocks_checked"] == 1, "{audit}");
+}
