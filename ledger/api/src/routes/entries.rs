@@ -17,7 +17,7 @@ use crate::routes::model::{
     DecimalString, EntryView, Id, MetadataIn, PostingView, SideJson, client_metadata, parse_id,
 };
 use crate::routes::transfers::{check_batch_len, with_api_key, with_idempotency};
-use crate::routes::{Caller, batch_outcome, json, page_limit, single_outcome};
+use crate::routes::{Caller, account_filter, batch_outcome, json, movement_cursor, page_limit, single_outcome};
 use crate::server::AppState;
 
 /// One posting of an entry.
@@ -237,17 +237,8 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListEntriesQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit)?;
-    let from = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<u64>().map_err(|_| ApiError::query("cursor", "cursor is not one this API issued")))
-        .transpose()?
-        .unwrap_or(0);
-    let account = q
-        .account
-        .as_deref()
-        .map(|a| parse_id(a).map(AccountId).ok_or_else(|| ApiError::query("account", "account must be a decimal id")))
-        .transpose()?;
+    let from = movement_cursor(q.cursor.as_deref())?;
+    let account = account_filter(q.account.as_deref())?;
     let filter = MovementFilter { account, asset: None, kind: None, entries_only: true };
     let page = state
         .read(move |l| {

@@ -10,7 +10,9 @@ pub mod model;
 pub mod ops;
 pub mod transfers;
 
-use aurum_ledger::{Outcome, ResultCode};
+use aurum_ledger::{AccountId, Outcome, ResultCode};
+
+use crate::routes::model::parse_id;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -135,6 +137,21 @@ pub fn batch_outcome(
             .into_response()
         }
     }
+}
+
+/// The position a `?cursor=` of a movements list names (0: the first page).
+pub fn movement_cursor(cursor: Option<&str>) -> Result<u64, ApiError> {
+    cursor
+        .map(|c| c.parse::<u64>().map_err(|_| ApiError::query("cursor", "cursor is not one this API issued")))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// The account a `?account=` filter names.
+pub fn account_filter(account: Option<&str>) -> Result<Option<AccountId>, ApiError> {
+    account
+        .map(|a| parse_id(a).map(AccountId).ok_or_else(|| ApiError::query("account", "account must be a decimal id")))
+        .transpose()
 }
 
 /// Page size from `?limit=` (default and maximum named in `config`).

@@ -22,7 +22,10 @@ use crate::routes::model::{
     API_KEY_METADATA_KEY, DecimalString, Id, MetadataIn, PendingStateJson, TransferKindJson, TransferView,
     client_metadata, parse_id,
 };
-use crate::routes::{BatchResponse, Caller, batch_outcome, json, mark_replayed, page_limit, single_outcome};
+use crate::routes::{
+    BatchResponse, Caller, account_filter, batch_outcome, json, mark_replayed, movement_cursor, page_limit,
+    single_outcome,
+};
 use crate::server::AppState;
 
 /// Create a transfer.
@@ -358,17 +361,8 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListTransfersQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit)?;
-    let from = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<u64>().map_err(|_| ApiError::query("cursor", "cursor is not one this API issued")))
-        .transpose()?
-        .unwrap_or(0);
-    let account = q
-        .account
-        .as_deref()
-        .map(|a| parse_id(a).map(AccountId).ok_or_else(|| ApiError::query("account", "account must be a decimal id")))
-        .transpose()?;
+    let from = movement_cursor(q.cursor.as_deref())?;
+    let account = account_filter(q.account.as_deref())?;
     let asset = match &q.asset {
         None => None,
         Some(code) => match state.asset_by_code(code).await? {
