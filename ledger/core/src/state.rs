@@ -207,6 +207,11 @@ impl<K, V> Default for Arena<K, V> {
 }
 
 impl<K: Copy + Eq + std::hash::Hash + std::fmt::Debug, V> Arena<K, V> {
+    /// An empty arena with room for `n` slots (no reallocation or rehash until then).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Arena { slots: Vec::with_capacity(n), index: FastMap::with_capacity_and_hasher(n, Default::default()) }
+    }
+
     /// The position of `id`'s slot.
     #[inline]
     pub(crate) fn position(&self, id: &K) -> Option<usize> {
@@ -359,6 +364,17 @@ impl Ledger {
     /// An empty ledger.
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// An empty ledger with room for `transfers` transfer/entry ids (accepted or failed) and
+    /// `accounts` accounts, so that filling it (a replay of a known journal) neither copies the
+    /// arenas as they grow nor rehashes their indexes. Equal in every other way to [`Ledger::new`].
+    pub fn with_capacity(transfers: usize, accounts: usize) -> Ledger {
+        Ledger {
+            transfers: TransferStore::with_capacity(transfers),
+            accounts: Arena::with_capacity(accounts),
+            ..Ledger::default()
+        }
     }
 
     /// Apply a batch: expire due pending transfers, then run each command (linked chains all or
@@ -516,6 +532,11 @@ impl Ledger {
         }
         let next = (pos < self.transfers.len()).then_some(pos as u64);
         (out, next)
+    }
+
+    /// Transfer and entry ids ever used, accepted or failed (each keeps its first outcome).
+    pub fn transfer_id_count(&self) -> u64 {
+        self.transfers.len() as u64
     }
 
     /// Accepted transfers and entries.

@@ -316,7 +316,15 @@ pub fn audit_keep_state(journal: &JournalReader, config: AuditConfig<'_>) -> Res
     let AuditConfig { public_key, start, live, expected_head, invariants_every_blocks } = config;
     let every = invariants_every_blocks.max(1);
     let (mut ledger, start_seq, start_hash) = match start {
-        AuditStart::Genesis => (Ledger::new(), 0, GENESIS_PREV_HASH),
+        // With the live state at hand, size the replay for it: no arena copies or index rehashes
+        // while millions of transfers are replayed.
+        AuditStart::Genesis => {
+            let ledger = live.map_or_else(Ledger::new, |l| {
+                let ids = usize::try_from(l.transfer_id_count()).unwrap_or(0);
+                Ledger::with_capacity(ids, usize::try_from(l.account_count()).unwrap_or(0))
+            });
+            (ledger, 0, GENESIS_PREV_HASH)
+        }
         AuditStart::Snapshot { ledger, seq, hash } => (ledger, seq, hash),
     };
     let mut report = AuditReport {
