@@ -411,17 +411,29 @@ impl Ledger {
         ok(t, None)
     }
 
-    fn create_transfer(&mut self, c: &Command, x: &CreateTransfer, t: Timestamp, seq: u64) -> Step {
-        if x.id.0 == 0 {
-            return Err(ResultCode::IdMustNotBeZero);
+    /// The opening every transfer-id command shares (transfers, posts, voids, entries): the id
+    /// must be non-zero; an id seen before returns its first outcome (a replay, or a conflict if
+    /// the fields differ); the metadata must be valid. `Ok(fingerprint)`: a new id, go on;
+    /// `Err(step)`: the command's outcome is already decided.
+    fn new_transfer_id(&mut self, c: &Command, id: TransferId, metadata: &Metadata) -> Result<u128, Step> {
+        if id.0 == 0 {
+            return Err(Err(ResultCode::IdMustNotBeZero));
         }
         let fp = fingerprint_with(c, &mut self.scratch);
-        if let Some(s) = self.transfers.get(&x.id) {
-            return replay(&s.record, fp);
+        if let Some(s) = self.transfers.get(&id) {
+            return Err(replay(&s.record, fp));
         }
-        if !metadata_valid(&x.metadata) {
-            return Err(ResultCode::MetadataInvalid);
+        if !metadata_valid(metadata) {
+            return Err(Err(ResultCode::MetadataInvalid));
         }
+        Ok(fp)
+    }
+
+    fn create_transfer(&mut self, c: &Command, x: &CreateTransfer, t: Timestamp, seq: u64) -> Step {
+        let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
+            Ok(fp) => fp,
+            Err(step) => return step,
+        };
         let f = x.flags;
         let balancing = f.balancing_debit || f.balancing_credit;
         if f.pending && balancing {
@@ -548,16 +560,10 @@ impl Ledger {
     }
 
     fn post_pending(&mut self, c: &Command, x: &PostPending, t: Timestamp, seq: u64) -> Step {
-        if x.id.0 == 0 {
-            return Err(ResultCode::IdMustNotBeZero);
-        }
-        let fp = fingerprint_with(c, &mut self.scratch);
-        if let Some(s) = self.transfers.get(&x.id) {
-            return replay(&s.record, fp);
-        }
-        if !metadata_valid(&x.metadata) {
-            return Err(ResultCode::MetadataInvalid);
-        }
+        let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
+            Ok(fp) => fp,
+            Err(step) => return step,
+        };
         let p = self.live_pending(x.pending_id)?;
         let held = p.amount;
         let amount = x.amount.unwrap_or(held);
@@ -605,16 +611,10 @@ impl Ledger {
     }
 
     fn void_pending(&mut self, c: &Command, x: &VoidPending, t: Timestamp, seq: u64) -> Step {
-        if x.id.0 == 0 {
-            return Err(ResultCode::IdMustNotBeZero);
-        }
-        let fp = fingerprint_with(c, &mut self.scratch);
-        if let Some(s) = self.transfers.get(&x.id) {
-            return replay(&s.record, fp);
-        }
-        if !metadata_valid(&x.metadata) {
-            return Err(ResultCode::MetadataInvalid);
-        }
+        let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
+            Ok(fp) => fp,
+            Err(step) => return step,
+        };
         let p = self.live_pending(x.pending_id)?;
         let (held, debit, credit, asset, expires_at) =
             (p.amount, p.debit_account, p.credit_account, p.asset, p.expires_at);
@@ -638,16 +638,10 @@ impl Ledger {
     }
 
     fn create_entry(&mut self, c: &Command, x: &CreateEntry, t: Timestamp, seq: u64) -> Step {
-        if x.id.0 == 0 {
-            return Err(ResultCode::IdMustNotBeZero);
-        }
-        let fp = fingerprint_with(c, &mut self.scratch);
-        if let Some(s) = self.transfers.get(&x.id) {
-            return replay(&s.record, fp);
-        }
-        if !metadata_valid(&x.metadata) {
-            return Err(ResultCode::MetadataInvalid);
-        }
+        let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
+            Ok(fp) => fp,
+            Err(step) => return step,
+        };
         if x.postings.len() < 2 {
             return Err(ResultCode::EntryNeedsTwoPostings);
         }
