@@ -1,15 +1,23 @@
 //! Aurum's chain side (DESIGN.md §5): typed alloy bindings for the `GoldToken` and `AggregatorFeed` contracts
 //! (generated from the checked-in artifacts in `contracts/artifacts/`), the Anvil lifecycle (spawn the pinned
-//! binary, or connect to any JSON-RPC URL) and deployment of the token with its reserve and price feeds.
+//! binary, or connect to any JSON-RPC URL), deployment of the token with its reserve and price feeds, the
+//! indexer (backfill, follow, reorgs, confirmation depth, durable cursor) and the mirror of the token's final
+//! events into the ledger.
 
 pub mod anvil;
 pub mod bindings;
 pub mod deploy;
+pub mod events;
+pub mod indexer;
+pub mod mirror;
 
 pub use alloy;
 pub use anvil::{AnvilConfig, LocalAnvil, anvil_binary, connect};
 pub use bindings::{AggregatorFeed, GoldToken};
 pub use deploy::{DeployConfig, Deployment, deploy_all, send};
+pub use events::ChainEvent;
+pub use indexer::{Indexer, IndexerConfig, IndexerError};
+pub use mirror::{Mirror, MirrorConfig, MirrorError};
 
 use alloy::primitives::TxHash;
 use alloy::sol_types::SolInterface;

@@ -1,28 +1,13 @@
-//! Integration test against a real Anvil (the pinned binary): deployment, secure mint (reserve cap, stale
-//! reserve), rate limit, roles, pause, redeem, freeze and wipe, and the events they emit.
+//! The token on a real Anvil (the pinned binary): deployment, secure mint (reserve cap, stale reserve), rate
+//! limit, roles, pause, redeem, freeze and wipe, and the events they emit.
 
 use aurum_chain::GoldToken::GoldTokenErrors;
 use aurum_chain::alloy::primitives::{B256, I256, U256};
 use aurum_chain::alloy::providers::ext::AnvilApi;
-use aurum_chain::alloy::rpc::types::TransactionReceipt;
-use aurum_chain::alloy::sol_types::SolEvent;
 use aurum_chain::deploy::ONE_OUNCE;
 use aurum_chain::{DeployConfig, Error, GoldToken, LocalAnvil, connect, deploy_all, send};
 
-/// The decoded events of type `E` in `receipt`, in log order.
-fn events<E: SolEvent>(receipt: &TransactionReceipt) -> Vec<E> {
-    receipt.logs().iter().filter_map(|log| log.log_decode::<E>().ok()).map(|log| log.inner.data).collect()
-}
-
-/// The token's custom error carried by a refused transaction.
-fn refusal(result: Result<TransactionReceipt, Error>) -> GoldTokenErrors {
-    let err = result.expect_err("transaction should have been refused");
-    err.revert::<GoldTokenErrors>().unwrap_or_else(|| panic!("not a GoldToken revert: {err}"))
-}
-
-fn oz(n: u64) -> U256 {
-    ONE_OUNCE * U256::from(n)
-}
+use crate::{events, oz, refusal};
 
 #[tokio::test]
 async fn token_lifecycle_on_anvil() -> Result<(), Error> {
