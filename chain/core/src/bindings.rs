@@ -16,3 +16,11 @@ alloy::sol!(
     AggregatorFeed,
     "../../contracts/artifacts/AggregatorFeed.json"
 );
+
+alloy::sol!(
+    /// Benchmark and test fixture: sends many token transfers in one transaction (see its source).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    TransferFanout,
+    "../../contracts/artifacts/TransferFanout.json"
+);

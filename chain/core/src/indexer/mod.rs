@@ -30,8 +30,11 @@ pub use store::{BlockRecord, Cursor, StoredLog};
 
 /// Most blocks one `eth_getLogs` call may span.
 pub const MAX_CHUNK_BLOCKS: u64 = 100_000;
-/// Most logs written to the KV store in one batch (a chunk with more is written in several, the cursor last).
-pub const MAX_LOGS_PER_WRITE: usize = 4_096;
+/// Most bytes of logs written to the KV store in one batch (a chunk with more is written in several, the cursor
+/// last); well under the store's `MAX_BATCH_BYTES`.
+pub const MAX_WRITE_BYTES: usize = 8 << 20;
+/// Most backfill chunks one step fetches (pipelined: one fetch in flight while the previous chunk is written).
+pub const MAX_BACKFILL_CHUNKS_PER_STEP: u64 = 16;
 /// Most unfinalized blocks ingested in one step (so a step stays short and reorg checks stay frequent).
 pub const MAX_TIP_BLOCKS_PER_STEP: u64 = 64;
 /// Most consecutive failed steps [`Indexer::follow`] retries (with backoff) before giving up.
@@ -267,8 +270,7 @@ impl Indexer {
         let final_line = head.saturating_sub(self.config.confirmations);
         let c = self.cursor;
         if c.tip == c.finalized && c.finalized < final_line {
-            let to = final_line.min(c.finalized + self.chunk);
-            self.backfill(c.finalized + 1, to, &mut report).await?;
+            self.backfill(final_line, &mut report).await?;
         } else if c.tip < head {
             let last = head.min(c.tip + MAX_TIP_BLOCKS_PER_STEP);
             for number in c.tip + 1..=last {
@@ -339,73 +341,75 @@ impl Indexer {
         Ok(())
     }
 
-    /// Backfills final blocks `from ..= to` (maybe fewer, if the node refuses the range and it is split).
-    async fn backfill(&mut self, from: u64, to: u64, report: &mut StepReport) -> Result<(), IndexerError> {
-        debug_assert!(from <= to && from == self.cursor.finalized + 1);
-        let mut to = to;
-        let logs = loop {
-            let filter = Filter::new().address(self.config.addresses.clone()).from_block(from).to_block(to);
-            match self.provider.get_logs(&filter).await {
-                Ok(logs) => break logs,
-                Err(_) if to > from => {
-                    // Providers cap results per call ("query returned more than 10000 results"): halve and retry.
-                    self.chunk = (to - from).div_ceil(2).max(1); // half the span `to - from + 1`
-                    to = from + self.chunk - 1;
-                    report.chunks_split += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let header = self.header(to).await?.ok_or_else(|| {
-            IndexerError::Node(format!("block {to} is below the head but the node has no header for it"))
-        })?;
-        let mut stored = Vec::with_capacity(logs.len());
-        for log in &logs {
-            let log = StoredLog::from_rpc(log)?;
-            if !(from..=to).contains(&log.block_number) {
-                return Err(IndexerError::Node(format!(
-                    "eth_getLogs for blocks {from}..={to} returned a log of block {}",
-                    log.block_number
-                )));
-            }
-            if log.block_number == to && log.block_hash != header.hash {
-                return Err(IndexerError::ReorgBeyondFinality {
-                    block: to,
-                    stored: log.block_hash,
-                    canonical: header.hash,
-                    confirmations: self.config.confirmations,
-                });
-            }
-            stored.push(log);
-        }
-        // Logs first, in bounded batches; the cursor last. A crash in between leaves logs above the cursor, which
-        // readers never see and the retry overwrites with identical values (same keys, same final blocks).
-        let cursor = Cursor { finalized: to, finalized_hash: header.hash, tip: to, tip_hash: header.hash };
-        let mut chunks = stored.chunks(MAX_LOGS_PER_WRITE).peekable();
-        loop {
-            let mut batch = WriteBatch::new();
-            let last = match chunks.next() {
-                Some(chunk) => {
-                    for log in chunk {
-                        store::put_log(&mut batch, self.chain_id, log);
-                    }
-                    chunks.peek().is_none()
-                }
-                None => true,
+    /// Backfills final blocks from the cursor towards `final_line`: up to [`MAX_BACKFILL_CHUNKS_PER_STEP`] chunks,
+    /// pipelined — the next chunk's `eth_getLogs` is in flight while the current chunk is written — so the store's
+    /// cost hides behind the node's.
+    async fn backfill(&mut self, final_line: u64, report: &mut StepReport) -> Result<(), IndexerError> {
+        let mut from = self.cursor.finalized + 1;
+        debug_assert!(from <= final_line);
+        let mut in_flight = self.spawn_fetch(from, final_line.min(from + self.chunk - 1));
+        for chunk_number in 1..=MAX_BACKFILL_CHUNKS_PER_STEP {
+            let fetched = in_flight.await.map_err(|e| IndexerError::Node(format!("backfill task failed: {e}")))??;
+            report.chunks_split += fetched.splits;
+            // Grow back towards the configured chunk after a success; stay at the split size otherwise.
+            self.chunk = if fetched.splits > 0 {
+                fetched.to - fetched.from + 1
+            } else {
+                (self.chunk * 2).min(self.config.chunk_blocks)
             };
-            if last {
-                batch.put(&store::cursor_key(self.chain_id), &cursor.encode());
-            }
-            self.db.write(batch)?;
-            if last {
-                break;
+            from = fetched.to + 1;
+            let next = (from <= final_line && chunk_number < MAX_BACKFILL_CHUNKS_PER_STEP)
+                .then(|| self.spawn_fetch(from, final_line.min(from + self.chunk - 1)));
+            let stored = self.store_final_chunk(fetched, report).await;
+            match (stored, next) {
+                (Err(e), Some(next)) => {
+                    next.abort();
+                    return Err(e);
+                }
+                (Err(e), None) => return Err(e),
+                (Ok(()), Some(next)) => in_flight = next,
+                (Ok(()), None) => break,
             }
         }
+        Ok(())
+    }
+
+    /// Starts fetching the logs of final blocks `from ..= to` (and the header of the last block fetched).
+    fn spawn_fetch(&self, from: u64, to: u64) -> tokio::task::JoinHandle<Result<FetchedChunk, IndexerError>> {
+        tokio::spawn(fetch_final_chunk(
+            self.provider.clone(),
+            self.config.addresses.clone(),
+            from,
+            to,
+            self.config.confirmations,
+        ))
+    }
+
+    /// Writes a fetched chunk (logs in bounded batches, the cursor last) on a blocking thread, then advances.
+    async fn store_final_chunk(&mut self, chunk: FetchedChunk, report: &mut StepReport) -> Result<(), IndexerError> {
+        debug_assert_eq!(chunk.from, self.cursor.finalized + 1);
+        let cursor = Cursor { finalized: chunk.to, finalized_hash: chunk.hash, tip: chunk.to, tip_hash: chunk.hash };
+        let (db, chain_id) = (self.db.clone(), self.chain_id);
+        let logs = chunk.logs.len() as u64;
+        tokio::task::spawn_blocking(move || -> Result<(), IndexerError> {
+            // A crash between batches leaves logs above the cursor, which readers never see and the retry overwrites
+            // with identical values (same keys, same final blocks).
+            let mut batch = WriteBatch::new();
+            for log in &chunk.logs {
+                store::put_log(&mut batch, chain_id, log);
+                if batch.encoded_bytes() >= MAX_WRITE_BYTES {
+                    db.write(std::mem::take(&mut batch))?;
+                }
+            }
+            batch.put(&store::cursor_key(chain_id), &cursor.encode());
+            db.write(batch)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| IndexerError::Corrupt(format!("store task failed: {e}")))??;
         self.cursor = cursor;
-        // Grow back towards the configured chunk after a success.
-        self.chunk = (self.chunk * 2).min(self.config.chunk_blocks);
-        report.logs_ingested += stored.len() as u64;
-        report.blocks_finalized += to - from + 1;
+        report.logs_ingested += logs;
+        report.blocks_finalized += chunk.to - chunk.from + 1;
         Ok(())
     }
 
@@ -472,19 +476,85 @@ impl Indexer {
     }
 
     async fn header(&self, number: u64) -> Result<Option<BlockRecord>, IndexerError> {
-        let Some(block) = self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).await? else {
-            return Ok(None);
-        };
-        let h = &block.header;
-        if h.number != number {
-            return Err(IndexerError::Node(format!("asked for block {number}, got block {}", h.number)));
-        }
-        Ok(Some(BlockRecord { number, hash: h.hash, parent_hash: h.parent_hash, timestamp: h.timestamp }))
+        fetch_header(&self.provider, number).await
     }
 
     async fn canonical_hash(&self, number: u64) -> Result<Option<B256>, IndexerError> {
         Ok(self.header(number).await?.map(|h| h.hash))
     }
+}
+
+/// The logs of a range of final blocks, fetched and checked, ready to store.
+struct FetchedChunk {
+    from: u64,
+    /// Last block covered (below the requested end if the node refused the range and it was split).
+    to: u64,
+    /// Hash of block `to`.
+    hash: B256,
+    logs: Vec<StoredLog>,
+    /// Times the range was halved.
+    splits: u64,
+}
+
+/// Fetches the logs of final blocks `from ..= to` (halving the range while the node refuses it) and the header of
+/// the last block covered, and checks that they agree.
+async fn fetch_final_chunk(
+    provider: DynProvider,
+    addresses: Vec<Address>,
+    from: u64,
+    to: u64,
+    confirmations: u64,
+) -> Result<FetchedChunk, IndexerError> {
+    debug_assert!(from <= to);
+    let mut to = to;
+    let mut splits = 0;
+    let logs = loop {
+        let filter = Filter::new().address(addresses.clone()).from_block(from).to_block(to);
+        match provider.get_logs(&filter).await {
+            Ok(logs) => break logs,
+            // Providers cap results per call ("query returned more than 10000 results"): halve and retry.
+            Err(_) if to > from => {
+                to = from + (to - from).div_ceil(2) - 1;
+                splits += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let header = fetch_header(&provider, to)
+        .await?
+        .ok_or_else(|| IndexerError::Node(format!("block {to} is below the head but the node has no header for it")))?;
+    let mut stored = Vec::with_capacity(logs.len());
+    for log in &logs {
+        let log = StoredLog::from_rpc(log)?;
+        if !(from..=to).contains(&log.block_number) {
+            return Err(IndexerError::Node(format!(
+                "eth_getLogs for blocks {from}..={to} returned a log of block {}",
+                log.block_number
+            )));
+        }
+        if log.block_number == to && log.block_hash != header.hash {
+            return Err(IndexerError::ReorgBeyondFinality {
+                block: to,
+                stored: log.block_hash,
+                canonical: header.hash,
+                confirmations,
+            });
+        }
+        stored.push(log);
+    }
+    Ok(FetchedChunk { from, to, hash: header.hash, logs: stored, splits })
+}
+
+/// The header of block `number` as a [`BlockRecord`], or `None` if the chain does not reach it.
+async fn fetch_header(provider: &DynProvider, number: u64) -> Result<Option<BlockRecord>, IndexerError> {
+    let Some(block) = provider.get_block_by_number(BlockNumberOrTag::Number(number)).await? else {
+        return Ok(None);
+    };
+    let h = &block.header;
+    if h.number != number {
+        return Err(IndexerError::Node(format!("asked for block {number}, got block {}", h.number)));
+    }
+    Ok(Some(BlockRecord { number, hash: h.hash, parent_hash: h.parent_hash, timestamp: h.timestamp }))
 }
 
 /// The first key after every log key of `chain_id`.
