@@ -36,12 +36,36 @@ fn demo_runs_end_to_end_and_is_exactly_once_across_runs() {
     assert_eq!(projection["applied_this_run"], 3000);
     assert_eq!(projection["projection_lag"], 0);
     assert_eq!(projection["balances_sum"], "0.00");
+    // The chain story on Anvil: the ledger matches the chain, and the run's files are left for reconciliation.
+    let chain = &first["chain"];
+    assert_eq!(chain["chain_id"], 31337);
+    let check = &chain["check"];
+    assert_eq!(check["ledger_matches_chain"], true);
+    assert_eq!(check["token_supply_oz"], "405.000");
+    assert_eq!(check["ledger_wallets_oz"], check["token_supply_oz"]);
+    assert_eq!((&check["mint_clearing_oz"], &check["redemption_clearing_oz"]), (&"0.000".into(), &"0.000".into()));
+    assert_eq!(check["wiped_oz"], "120.000");
+    let steps: Vec<&str> = chain["steps"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect();
+    assert!(steps.iter().any(|t| t.contains("ReserveExceeded")), "a mint past the reserve is refused: {steps:?}");
+    assert!(steps.iter().any(|t| t.contains("AccountFrozen")), "a frozen wallet is refused: {steps:?}");
+    let run_dir = dir.path().join("chain/31337");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("manifest.json")).unwrap()).unwrap();
+    let bars = std::fs::read(run_dir.join("bars.csv")).unwrap();
+    use sha2::Digest;
+    assert_eq!(manifest["bar_list"]["sha256"], hex::encode(sha2::Sha256::digest(&bars)));
+    assert_eq!(bars.iter().filter(|b| **b == b'\n').count(), 6, "header and 5 bars");
+    assert!(run_dir.join("anvil-state.json.gz").is_file());
     let second: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "500"]))).unwrap();
     assert_eq!(second["projection"]["applied_this_run"], 500, "a re-run projects only the new events");
     assert_eq!(second["projection"]["events_in_log"], 3500);
     assert!(second["ledger"]["journal_blocks"].as_u64() > first["ledger"]["journal_blocks"].as_u64());
     assert!(second["audit"]["first_divergence"].is_null());
+    // A re-run tells its story on a fresh chain with the next chain id, in separate ledger accounts.
+    assert_eq!(second["chain"]["chain_id"], 31338);
+    assert_eq!(second["chain"]["check"]["ledger_matches_chain"], true);
+    assert_eq!(second["chain"]["check"]["token_supply_oz"], "405.000");
 }
 
 #[test]

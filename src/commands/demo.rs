@@ -1,8 +1,10 @@
 //! `aurum demo`: the end-to-end demonstration, grown issue by issue.
 //!
-//! 1. The ledger: a day of a gold-and-rupee business (see `ledger_demo`), its trial balance, and
-//!    the replay-based audit of the signed journal.
-//! 2. The substrate: payment events are appended durably to a partitioned topic of the log, and a
+//! 1. The ledger: a day of a gold-and-rupee business (see `ledger_demo`) and its trial balance.
+//! 2. Tokenized gold on a local Anvil (see `chain_demo`): bars, reserve attestation, mints, trades,
+//!    a freeze and wipe, a redemption, with the indexer and the mirror keeping the ledger in step.
+//! 3. The replay-based audit of the signed journal, over everything the ledger journalled.
+//! 4. The substrate: payment events are appended durably to a partitioned topic of the log, and a
 //!    projection folds them into balances in the KV store, writing each batch of balances together
 //!    with the log offsets it consumed in one atomic KV write. Re-running never double counts: the
 //!    projection resumes from the offsets stored beside the balances (exactly once across
@@ -17,7 +19,7 @@ use aurum_kv::{Db, WriteBatch};
 use aurum_log::{Log, ProducerRecord, TopicConfig};
 use aurum_vfs::rng::SplitMix64;
 use clap::Args;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::kv::open_kv;
 use super::log::open_log;
@@ -45,6 +47,9 @@ pub struct DemoArgs {
     /// Seed of the generator (the same seed makes the same payments).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Skip the tokenized-gold story on a local Anvil (for machines without Node.js and npm).
+    #[arg(long)]
+    pub skip_chain: bool,
 }
 
 /// A payment: `amount_minor` moves from `from` to `to`.
@@ -98,10 +103,6 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
         return Err("--accounts must be at least 2".into());
     }
     let day = super::ledger_demo::run_day(ctx)?;
-    eprintln!("[audit] replaying the journal from genesis through a fresh state machine...");
-    let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
-    let report = engine.audit(aurum_ledger_node::engine::AuditFrom::Genesis)?;
-    drop(engine);
     if !ctx.json {
         println!("== a day of gold and rupees: {} ==", day["date"].as_str().unwrap_or_default());
         println!(
@@ -121,6 +122,20 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
         }
         println!("== trial balance (business accounts; customer wallets summed) ==");
         super::ledger::print_trial_balance(&compact_trial_balance(&day["trial_balance"]));
+    }
+    let chain = if args.skip_chain {
+        Value::Null
+    } else {
+        if !ctx.json {
+            println!("== tokenized gold on a local chain ==");
+        }
+        super::chain_demo::run(ctx)?
+    };
+    eprintln!("[audit] replaying the journal from genesis through a fresh state machine...");
+    let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
+    let report = engine.audit(aurum_ledger_node::engine::AuditFrom::Genesis)?;
+    drop(engine);
+    if !ctx.json {
         println!("== audit ==");
         println!("{report}");
         println!("== substrate: log -> KV projection ==");
@@ -130,7 +145,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
     }
     let projection = run_projection(ctx, &args)?;
     if ctx.json {
-        print_json(&json!({"ledger": day, "audit": report.to_json_value(), "projection": projection}));
+        print_json(&json!({"ledger": day, "chain": chain, "audit": report.to_json_value(), "projection": projection}));
     }
     Ok(())
 }

@@ -24,6 +24,34 @@ pub fn anvil_binary() -> PathBuf {
         .collect()
 }
 
+/// The `contracts/` directory whose `package.json` pins Anvil, solc and OpenZeppelin.
+pub fn contracts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts").components().collect()
+}
+
+/// Makes sure the pinned Anvil is installed: if the binary is missing, runs `npm ci` in `contracts/` (the lock file
+/// pins the exact version). Progress goes to stderr. Fails if npm fails or the binary is still missing.
+pub fn ensure_installed() -> Result<PathBuf> {
+    let binary = anvil_binary();
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    let dir = contracts_dir();
+    eprintln!("[chain] the pinned anvil is not installed; running `npm ci` in {} ...", dir.display());
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .map_err(|e| Error::Install(format!("cannot run npm (is Node.js installed?): {e}")))?;
+    if !status.success() {
+        return Err(Error::Install(format!("`npm ci` in {} failed with {status}", dir.display())));
+    }
+    if !binary.is_file() {
+        return Err(Error::AnvilMissing(binary));
+    }
+    Ok(binary)
+}
+
 /// How to start a local Anvil.
 #[derive(Debug, Clone)]
 pub struct AnvilConfig {

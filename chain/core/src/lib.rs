@@ -12,7 +12,7 @@ pub mod indexer;
 pub mod mirror;
 
 pub use alloy;
-pub use anvil::{AnvilConfig, LocalAnvil, anvil_binary, connect};
+pub use anvil::{AnvilConfig, LocalAnvil, anvil_binary, connect, ensure_installed};
 pub use bindings::{AggregatorFeed, GoldToken};
 pub use deploy::{DeployConfig, Deployment, deploy_all, send};
 pub use events::ChainEvent;
@@ -28,6 +28,9 @@ pub enum Error {
     /// The pinned Anvil binary is not installed.
     #[error("anvil binary not found at {0}: run `npm ci` in contracts/")]
     AnvilMissing(std::path::PathBuf),
+    /// Installing the pinned Anvil with npm failed.
+    #[error("installing anvil: {0}")]
+    Install(String),
     /// Anvil could not be started or did not become ready.
     #[error("starting anvil: {0}")]
     AnvilSpawn(#[from] alloy::node_bindings::NodeError),

@@ -130,6 +130,8 @@ struct Counters {
 #[derive(Debug)]
 struct Inner {
     vfs: Arc<dyn Vfs>,
+    /// Exclusive ownership of `dir` while this store is open.
+    _dir_lock: aurum_vfs::DirLock,
     dir: PathBuf,
     opts: Options,
     /// Shared by every table this store opens or writes.
@@ -170,6 +172,8 @@ impl Db {
         }
         let dir = dir.to_path_buf();
         vfs.create_dir_all(&dir).map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
+        // Before anything reads or deletes files: a second store on the same directory would corrupt it.
+        let dir_lock = vfs.lock_dir(&dir).map_err(|e| Error::io(format!("locking {}", dir.display()), e))?;
         let manifest_path = dir.join(MANIFEST_NAME);
         let exists =
             vfs.exists(&manifest_path).map_err(|e| Error::io(format!("checking {}", manifest_path.display()), e))?;
@@ -178,6 +182,7 @@ impl Db {
             if exists { recover(&vfs, &dir, &manifest_path, &cache)? } else { create(&vfs, &dir, &manifest_path)? };
         let inner = Inner {
             vfs,
+            _dir_lock: dir_lock,
             dir,
             opts,
             cache,

@@ -810,3 +810,20 @@ fn decoders_survive_random_and_mutated_input() {
         decode_all(&data);
     }
 }
+
+/// A second store on an open directory is refused (it would overwrite the first one's WAL and tables); once the
+/// first is dropped, the directory opens again with its data.
+#[test]
+fn a_directory_is_owned_by_one_open_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(Arc::new(OsVfs), tmp.path(), Options::default()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    let clone = db.clone();
+    let err = Db::open(Arc::new(OsVfs), tmp.path(), Options::default()).unwrap_err();
+    assert!(err.to_string().contains("already open"), "{err}");
+    drop(db);
+    assert!(Db::open(Arc::new(OsVfs), tmp.path(), Options::default()).is_err(), "a clone still owns it");
+    drop(clone);
+    let reopened = Db::open(Arc::new(OsVfs), tmp.path(), Options::default()).unwrap();
+    assert_eq!(reopened.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}

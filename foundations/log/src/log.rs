@@ -79,6 +79,8 @@ struct Shutdown {
 #[derive(Debug)]
 struct Inner {
     vfs: Arc<dyn Vfs>,
+    /// Exclusive ownership of `root` while this log is open.
+    _dir_lock: aurum_vfs::DirLock,
     root: PathBuf,
     clock: Arc<dyn Clock>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
@@ -113,6 +115,8 @@ impl Log {
     pub fn open(vfs: Arc<dyn Vfs>, root: &Path, options: LogOptions) -> Result<Log> {
         let topics_dir = root.join("topics");
         vfs.create_dir_all(&topics_dir).ctx(|| format!("create {}", topics_dir.display()))?;
+        // Before anything reads or cuts segments: a second log on the same directory would corrupt it.
+        let dir_lock = vfs.lock_dir(root).ctx(|| format!("lock {}", root.display()))?;
         let signal = Arc::new(Signal::default());
         let mut topics = BTreeMap::new();
         let mut report = OpenReport::default();
@@ -142,6 +146,7 @@ impl Log {
         let groups = GroupStore::open(vfs.clone(), root.join("groups"))?;
         let inner = Arc::new(Inner {
             vfs,
+            _dir_lock: dir_lock,
             root: root.to_path_buf(),
             clock: options.clock,
             topics: RwLock::new(topics),

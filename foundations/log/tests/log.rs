@@ -830,3 +830,14 @@ fn sim_vfs_is_the_seam_used() {
     log.append("t", 0, &[ProducerRecord::new("k", "v")]).unwrap();
     assert_eq!(values(&log, "t", 0, 0), vec![b"v".to_vec()]);
 }
+
+/// A second log on an open directory is refused; once the first is dropped, it opens again.
+#[test]
+fn a_directory_is_owned_by_one_open_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = Log::open(Arc::new(OsVfs), tmp.path(), LogOptions::default()).unwrap();
+    let err = Log::open(Arc::new(OsVfs), tmp.path(), LogOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("already open"), "{err}");
+    drop(log);
+    Log::open(Arc::new(OsVfs), tmp.path(), LogOptions::default()).unwrap();
+}

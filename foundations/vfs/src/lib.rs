@@ -32,6 +32,9 @@ pub enum OpenMode {
     CreateNew,
 }
 
+/// Held while a store owns a directory; dropping it releases the directory.
+pub type DirLock = Box<dyn std::any::Any + Send + Sync>;
+
 /// A file system. Implementations must be usable from many threads.
 pub trait Vfs: Send + Sync + fmt::Debug {
     /// Create a directory and all its parents.
@@ -48,6 +51,14 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn exists(&self, path: &Path) -> io::Result<bool>;
     /// Make the directory's entries (creations, renames, removals) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Take exclusive ownership of directory `dir` for as long as the returned guard lives, so that a second store
+    /// cannot open the same directory (in this process or another) and silently overwrite the first one's files.
+    /// Fails with [`io::ErrorKind::WouldBlock`] if the directory is owned already. The default does not lock: a
+    /// simulated file system belongs to one test, which opens and "crashes" stores on purpose.
+    fn lock_dir(&self, dir: &Path) -> io::Result<DirLock> {
+        let _ = dir;
+        Ok(Box::new(()))
+    }
 }
 
 /// An open file. All offsets are absolute byte positions.

@@ -18,6 +18,21 @@ struct OsFile {
 }
 
 impl Vfs for OsVfs {
+    /// An exclusive `flock` on `dir/LOCK`. Locks belong to an open file description, so a second open of the same
+    /// directory fails in this process as well as in another one; the kernel releases the lock if the process dies.
+    fn lock_dir(&self, dir: &Path) -> io::Result<crate::DirLock> {
+        let path = dir.join("LOCK");
+        let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(file)),
+            Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is already open by another store (lock file {} is held)", dir.display(), path.display()),
+            )),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         fs::create_dir_all(path)
     }
