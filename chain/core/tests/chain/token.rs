@@ -125,3 +125,95 @@ async fn token_lifecycle_on_anvil() -> Result<(), Error> {
     send(token.mint(alice, oz(1))).await?;
     Ok(())
 }
+
+/// Every role-gated function refuses an account without the role; each role works once granted and stops when
+/// revoked; the refusals that do not depend on roles (zero amounts, double freeze, unset redemption address,
+/// frozen approvals and spenders) hold too; a wipe works while paused, a mint does not.
+#[tokio::test]
+async fn every_role_is_checked() -> Result<(), Error> {
+    let anvil = LocalAnvil::spawn()?;
+    let url = anvil.endpoint();
+    let (admin_key, alice_key, bob_key, carol_key) =
+        (anvil.signer(0), anvil.signer(1), anvil.signer(2), anvil.signer(3));
+    let (admin, alice, bob, carol) = (admin_key.address(), alice_key.address(), bob_key.address(), carol_key.address());
+    let admin_p = connect(&url, admin_key).await?;
+    let d = deploy_all(&admin_p, admin, &DeployConfig::default()).await?;
+    let token = d.token(admin_p.clone());
+    send(d.reserve_feed(admin_p.clone()).updateAnswer(I256::try_from(100_000_000_000i64).unwrap())).await?;
+    send(token.mint(alice, oz(100))).await?;
+
+    let alice_token = d.token(connect(&url, alice_key).await?);
+    let unauthorized = |refused: GoldTokenErrors, what: &str| match refused {
+        GoldTokenErrors::AccessControlUnauthorizedAccount(e) => assert_eq!(e.account, alice, "{what}"),
+        other => panic!("{what}: expected AccessControlUnauthorizedAccount, got {other:?}"),
+    };
+    // Admin functions.
+    unauthorized(refusal(send(alice_token.setReserveFeed(alice)).await), "setReserveFeed");
+    unauthorized(refusal(send(alice_token.setMaxReserveAge(U256::from(1))).await), "setMaxReserveAge");
+    unauthorized(refusal(send(alice_token.setMintRateLimit(oz(1), oz(1))).await), "setMintRateLimit");
+    unauthorized(refusal(send(alice_token.setRedemptionAddress(alice)).await), "setRedemptionAddress");
+    let pauser = token.PAUSER_ROLE().call().await?;
+    unauthorized(refusal(send(alice_token.grantRole(pauser, alice)).await), "grantRole");
+    // Pauser, asset protection, supply controller.
+    unauthorized(refusal(send(alice_token.pause()).await), "pause");
+    unauthorized(refusal(send(alice_token.unpause()).await), "unpause");
+    unauthorized(refusal(send(alice_token.freeze(bob)).await), "freeze");
+    unauthorized(refusal(send(alice_token.unfreeze(bob)).await), "unfreeze");
+    unauthorized(refusal(send(alice_token.wipeFrozenAddress(bob)).await), "wipeFrozenAddress");
+    unauthorized(refusal(send(alice_token.mint(alice, oz(1))).await), "mint");
+    unauthorized(refusal(send(alice_token.burnRedemption(oz(1), B256::ZERO)).await), "burnRedemption");
+
+    // A role granted works; revoked, it stops.
+    let carol_token = d.token(connect(&url, carol_key).await?);
+    send(token.grantRole(pauser, carol)).await?;
+    send(carol_token.pause()).await?;
+    send(carol_token.unpause()).await?;
+    send(token.revokeRole(pauser, carol)).await?;
+    assert!(matches!(refusal(send(carol_token.pause()).await), GoldTokenErrors::AccessControlUnauthorizedAccount(_)));
+
+    // Zero amounts.
+    assert!(matches!(refusal(send(token.mint(alice, U256::ZERO)).await), GoldTokenErrors::ZeroAmount(_)));
+    assert!(matches!(refusal(send(alice_token.redeem(U256::ZERO, B256::ZERO)).await), GoldTokenErrors::ZeroAmount(_)));
+
+    // Redemption through the redemption address: refused until it is set, then burns what customers send there.
+    assert!(matches!(
+        refusal(send(token.burnRedemption(oz(1), B256::ZERO)).await),
+        GoldTokenErrors::RedemptionAddressNotSet(_)
+    ));
+    send(token.setRedemptionAddress(carol)).await?;
+    send(alice_token.transfer(carol, oz(4))).await?;
+    let reference = B256::repeat_byte(7);
+    let receipt = send(token.burnRedemption(oz(4), reference)).await?;
+    let redeemed = events::<GoldToken::Redeemed>(&receipt);
+    assert_eq!((redeemed[0].from, redeemed[0].amount, redeemed[0].redemptionRef), (carol, oz(4), reference));
+    assert_eq!(token.balanceOf(carol).call().await?, U256::ZERO);
+
+    // Freezing: twice is refused, unfreezing or wiping an address that is not frozen is refused.
+    send(token.freeze(bob)).await?;
+    assert!(matches!(refusal(send(token.freeze(bob)).await), GoldTokenErrors::AlreadyFrozen(_)));
+    assert!(matches!(refusal(send(token.unfreeze(carol)).await), GoldTokenErrors::NotFrozen(_)));
+    assert!(matches!(refusal(send(token.wipeFrozenAddress(carol)).await), GoldTokenErrors::NotFrozen(_)));
+    // A frozen owner cannot approve, nobody can approve a frozen spender, and a frozen spender cannot spend.
+    let bob_token = d.token(connect(&url, bob_key).await?);
+    assert!(matches!(refusal(send(bob_token.approve(alice, oz(1))).await), GoldTokenErrors::AccountFrozen(_)));
+    assert!(matches!(refusal(send(alice_token.approve(bob, oz(1))).await), GoldTokenErrors::AccountFrozen(_)));
+    send(token.unfreeze(bob)).await?;
+    send(alice_token.approve(bob, oz(2))).await?;
+    send(token.freeze(bob)).await?;
+    assert!(matches!(
+        refusal(send(bob_token.transferFrom(alice, carol, oz(1))).await),
+        GoldTokenErrors::AccountFrozen(_)
+    ));
+    send(token.unfreeze(bob)).await?;
+    send(bob_token.transferFrom(alice, carol, oz(1))).await?;
+    assert_eq!(token.balanceOf(carol).call().await?, oz(1));
+
+    // Paused: a mint is refused, a wipe of a frozen address still works.
+    send(token.freeze(carol)).await?;
+    send(token.pause()).await?;
+    assert!(matches!(refusal(send(token.mint(alice, oz(1))).await), GoldTokenErrors::EnforcedPause(_)));
+    let receipt = send(token.wipeFrozenAddress(carol)).await?;
+    assert_eq!(events::<GoldToken::FrozenAddressWiped>(&receipt)[0].amount, oz(1));
+    assert_eq!(token.balanceOf(carol).call().await?, U256::ZERO);
+    Ok(())
+}
