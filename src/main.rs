@@ -41,6 +41,9 @@ enum Command {
     Ledger(commands::ledger::LedgerCommand),
     /// Replay the journal from genesis (or a snapshot) and report the first divergence.
     Audit(commands::audit::AuditArgs),
+    /// Index the gold token's and feeds' events from a chain; show indexer status and decoded events.
+    #[command(subcommand)]
+    Chain(commands::chain::ChainCommand),
     /// Run the REST transaction API.
     Serve(commands::serve::ServeArgs),
     /// Create, list and revoke API keys (while the server is stopped).
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Kv(cmd) => commands::kv::run(&ctx, cmd),
         Command::Ledger(cmd) => commands::ledger::run(&ctx, cmd),
         Command::Audit(args) => commands::audit::run(&ctx, args),
+        Command::Chain(cmd) => commands::chain::run(&ctx, cmd),
         Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::ApiKey(cmd) => commands::serve::run_api_key(&ctx, cmd),
     };

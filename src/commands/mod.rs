@@ -1,6 +1,7 @@
 //! The subcommands. Each is a thin layer: parse arguments, call a library, print.
 
 pub mod audit;
+pub mod chain;
 mod chain_demo;
 pub mod demo;
 pub mod kv;
