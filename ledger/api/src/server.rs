@@ -365,7 +365,11 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let app = router_with(state.clone(), bench_routes);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let sweeper = tokio::spawn(state.idempotency().clone().sweep_periodically());
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    let _ = sweeper.await; // its store handle is dropped before the engine closes
+    served?;
     // Every connection has finished: every acknowledged command is durable. Close the engine
     // (the writer drains its queue and exits when the last handle is dropped).
     let engine = state.engine().clone();

@@ -423,7 +423,9 @@ async fn every_client_mistake_is_a_4xx_problem() {
 
     // Routes, methods, path and query parameters.
     assert_problem(&api.get("/v1/nothing-here", t).await, 404, "route_not_found");
-    assert_problem(&api.raw(Method::DELETE, "/v1/transfers", Some(t), None, &[]).await, 405, "method_not_allowed");
+    let r = api.raw(Method::DELETE, "/v1/transfers", Some(t), None, &[]).await;
+    assert_problem(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST,GET,HEAD"), "a 405 names the allowed methods");
     assert_problem(&api.get("/v1/accounts/abc", t).await, 400, "invalid_path_parameter");
     assert_problem(&api.get("/v1/accounts/12345", t).await, 404, "account_not_found");
     let r = api.get("/v1/accounts?limit=0", t).await;
@@ -898,5 +900,79 @@ async fn a_stopped_ledger_answers_503_and_fails_readiness() {
     assert_problem(&r, 503, "engine_unavailable");
     assert_eq!(api.raw(Method::GET, "/readyz", None, None, &[]).await.status, 503);
     assert_eq!(api.raw(Method::GET, "/healthz", None, None, &[]).await.status, 200);
+    server.abort();
+}
+
+/// Backpressure over HTTP: while the journal's fsync is stuck, the writer holds a request or two and the queue
+/// two; the rest are answered at once with 503 `engine_overloaded` and a Retry-After, and every request that was
+/// accepted completes with 201 once the disk answers — nothing accepted is lost, nothing refused is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_engine_queue_answers_503_engine_overloaded() {
+    use aurum_ledger_node::engine::{Engine, EngineConfig};
+    let vfs = aurum_vfs::SimVfs::new(13);
+    let engine_config = EngineConfig {
+        queue_capacity: 2,
+        max_batch_commands: 1,
+        snapshot_on_shutdown: false,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = Engine::open(Arc::new(vfs.clone()), std::path::Path::new("/aurum"), engine_config).unwrap();
+    let keys = aurum_api::auth::KeyStore::open(engine.db().clone()).unwrap();
+    let admin = keys.bootstrap().unwrap().expect("a fresh store bootstraps").token;
+    let config = ServerConfig { log_filter: None, ..ServerConfig::default() };
+    let app = aurum_api::router(aurum_api::AppState::new(engine, keys, &config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api { base: format!("http://{}", listener.local_addr().unwrap()), http: reqwest::Client::new() };
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // Released on every path, a failed assertion included, so the writer never stays stuck.
+    struct Release(aurum_vfs::SimVfs);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.release_syncs();
+        }
+    }
+    let release = Release(vfs.clone());
+    vfs.hold_syncs();
+
+    const REQUESTS: u32 = 8;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 1..=REQUESTS {
+        let (api, admin, tx) = (api.clone(), admin.clone(), tx.clone());
+        tokio::spawn(async move {
+            let r = api.post("/v1/assets", &admin, json!({"id": i, "code": format!("A{i}"), "scale": 2})).await;
+            let _ = tx.send((i, r));
+        });
+    }
+    drop(tx);
+    // Accepted requests wait for the stuck fsync, so the first answer is a refusal.
+    let wait = std::time::Duration::from_secs(120);
+    let (_, first) = tokio::time::timeout(wait, rx.recv()).await.expect("an answer").expect("a response");
+    assert_problem(&first, 503, "engine_overloaded");
+    let retry: u64 = first.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!(retry >= 1);
+
+    drop(release);
+    let mut created = vec![];
+    let mut refused = 1;
+    while let Some((i, r)) = tokio::time::timeout(wait, rx.recv()).await.expect("every request answers") {
+        match r.status {
+            201 => created.push(i),
+            503 => {
+                assert_problem(&r, 503, "engine_overloaded");
+                refused += 1;
+            }
+            other => panic!("request {i}: unexpected {other}: {}", r.body),
+        }
+    }
+    assert_eq!(created.len() as u32 + refused, REQUESTS);
+    assert!(!created.is_empty(), "the requests the engine accepted complete");
+    // One request in the writer (stuck in fsync), one it may carry over for its next block, two queued.
+    assert!(refused >= REQUESTS - 4, "at most 4 accepted, the rest refused: {refused} refused");
+    let listed = api.get("/v1/assets", &admin).await;
+    let mut ids: Vec<u32> =
+        listed.body["data"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap() as u32).collect();
+    ids.sort_unstable();
+    created.sort_unstable();
+    assert_eq!(ids, created, "exactly the accepted requests were applied");
     server.abort();
 }

@@ -82,6 +82,9 @@ pub struct EngineConfig {
     pub snapshot_every_commands: u64,
     /// Write a snapshot when the engine shuts down cleanly (so the next start replays nothing).
     pub snapshot_on_shutdown: bool,
+    /// Most requests waiting for the writer; beyond it `try_submit_with` answers
+    /// [`EngineError::Overloaded`] (default [`QUEUE_CAPACITY_REQUESTS`]; at least 1).
+    pub queue_capacity: usize,
     /// Batch timestamps.
     pub clock: Clock,
 }
@@ -103,6 +106,7 @@ impl Default for EngineConfig {
             snapshot_every_blocks: 0,
             snapshot_every_commands: DEFAULT_SNAPSHOT_EVERY_COMMANDS,
             snapshot_on_shutdown: true,
+            queue_capacity: QUEUE_CAPACITY_REQUESTS,
             clock: system_clock(),
         }
     }
@@ -193,6 +197,7 @@ struct Shared {
 struct Handle {
     shared: Arc<Shared>,
     sender: Option<SyncSender<Request>>,
+    queue_capacity: usize,
     writer: Option<JoinHandle<()>>,
     snapshotter: Option<JoinHandle<()>>,
 }
@@ -284,6 +289,8 @@ impl Engine {
 
     /// Open over an already open log and KV store.
     pub fn open_with(log: Log, db: Db, config: EngineConfig) -> Result<(Engine, OpenReport), EngineError> {
+        assert!(config.queue_capacity >= 1, "queue_capacity must be at least 1");
+        let queue_capacity = config.queue_capacity;
         assert!(
             (1..=MAX_BATCH_COMMANDS).contains(&config.max_batch_commands),
             "max_batch_commands must be in 1..={MAX_BATCH_COMMANDS}"
@@ -310,7 +317,7 @@ impl Engine {
             journal,
             config,
         });
-        let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY_REQUESTS);
+        let (tx, rx) = mpsc::sync_channel(queue_capacity);
         let (snap_tx, snap_rx) = mpsc::sync_channel(SNAPSHOT_QUEUE);
         let snapshot_shared = shared.clone();
         let snapshotter = std::thread::Builder::new()
@@ -323,7 +330,13 @@ impl Engine {
             .spawn(move || writer_loop(&writer_shared, &rx, &snap_tx))
             .expect("spawn the ledger writer thread");
         let engine = Engine {
-            handle: Arc::new(Handle { shared, sender: Some(tx), writer: Some(writer), snapshotter: Some(snapshotter) }),
+            handle: Arc::new(Handle {
+                shared,
+                sender: Some(tx),
+                queue_capacity,
+                writer: Some(writer),
+                snapshotter: Some(snapshotter),
+            }),
         };
         Ok((engine, report))
     }
@@ -351,7 +364,7 @@ impl Engine {
 
     /// Submit without waiting: `done` is called with the outcomes once the block is durable (on
     /// the writer thread). Fails at once, without calling `done`, if the request is invalid, the
-    /// engine is stopped, or the queue holds [`QUEUE_CAPACITY_REQUESTS`] requests already
+    /// engine is stopped, or the queue holds `queue_capacity` requests already
     /// ([`EngineError::Overloaded`]: the caller should back off).
     pub fn try_submit_with(
         &self,
@@ -382,7 +395,7 @@ impl Engine {
             sender.send(request).map_err(|e| (EngineError::Closed, e.0))
         } else {
             sender.try_send(request).map_err(|e| match e {
-                mpsc::TrySendError::Full(r) => (EngineError::Overloaded { capacity: QUEUE_CAPACITY_REQUESTS }, r),
+                mpsc::TrySendError::Full(r) => (EngineError::Overloaded { capacity: self.handle.queue_capacity }, r),
                 mpsc::TrySendError::Disconnected(r) => (EngineError::Closed, r),
             })
         };
