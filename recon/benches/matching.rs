@@ -1,0 +1,2 @@
+//! Matching benchmark (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! The statement matching engine (being written).

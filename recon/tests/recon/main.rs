@@ -1,0 +1,3 @@
+//! Integration tests of aurum-recon.
+
+mod matching;
