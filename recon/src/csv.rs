@@ -43,7 +43,11 @@ pub struct Record {
 /// line break is optional; `\r\n` and `\n` both end a record.
 pub fn parse(input: &str) -> Result<Vec<Record>, CsvError> {
     if input.len() > MAX_CSV_BYTES {
-        return Err(CsvError { line: 1, column: 1, reason: format!("input of {} bytes exceeds {MAX_CSV_BYTES}", input.len()) });
+        return Err(CsvError {
+            line: 1,
+            column: 1,
+            reason: format!("input of {} bytes exceeds {MAX_CSV_BYTES}", input.len()),
+        });
     }
     let input = input.strip_prefix('\u{feff}').unwrap_or(input); // a UTF-8 byte order mark
     let mut records = Vec::new();
@@ -78,7 +82,11 @@ pub fn parse(input: &str) -> Result<Vec<Record>, CsvError> {
                 loop {
                     match chars.next() {
                         None => {
-                            return Err(CsvError { line: field_line, column, reason: "unterminated quoted field".into() });
+                            return Err(CsvError {
+                                line: field_line,
+                                column,
+                                reason: "unterminated quoted field".into(),
+                            });
                         }
                         Some('"') if chars.peek() == Some(&'"') => {
                             chars.next();
@@ -95,7 +103,11 @@ pub fn parse(input: &str) -> Result<Vec<Record>, CsvError> {
                 match chars.peek() {
                     None | Some(',') | Some('\n') | Some('\r') => {}
                     Some(c) => {
-                        return Err(CsvError { line, column, reason: format!("unexpected {c:?} after a closing quote") });
+                        return Err(CsvError {
+                            line,
+                            column,
+                            reason: format!("unexpected {c:?} after a closing quote"),
+                        });
                     }
                 }
             } else {
@@ -144,7 +156,11 @@ impl Header {
         let names: Vec<String> = record.fields.iter().map(|f| f.text.trim().to_ascii_lowercase()).collect();
         for (i, name) in names.iter().enumerate() {
             if names[..i].contains(name) {
-                return Err(CsvError { line: record.line, column: i + 1, reason: format!("column {name:?} appears twice") });
+                return Err(CsvError {
+                    line: record.line,
+                    column: i + 1,
+                    reason: format!("column {name:?} appears twice"),
+                });
             }
         }
         for want in required {

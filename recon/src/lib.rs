@@ -7,5 +7,9 @@
 //! the edges; no float ever touches an amount (percentages in a chart are the one exception, and are never
 //! booked).
 
+pub mod barlist;
 pub mod csv;
+pub mod gate;
 pub mod matching;
+pub mod report;
+pub mod threeway;

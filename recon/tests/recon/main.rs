@@ -1,3 +1,4 @@
 //! Integration tests of aurum-recon.
 
 mod matching;
+mod threeway;
