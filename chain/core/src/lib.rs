@@ -8,6 +8,7 @@ pub mod anvil;
 pub mod bindings;
 pub mod deploy;
 pub mod events;
+pub mod holdings;
 pub mod indexer;
 pub mod mirror;
 
@@ -16,6 +17,7 @@ pub use anvil::{AnvilConfig, LocalAnvil, anvil_binary, connect, ensure_installed
 pub use bindings::{AggregatorFeed, GoldToken};
 pub use deploy::{DeployConfig, Deployment, deploy_all, send};
 pub use events::ChainEvent;
+pub use holdings::{Holdings, HoldingsError, holdings_at};
 pub use indexer::{Indexer, IndexerConfig, IndexerError};
 pub use mirror::{Mirror, MirrorConfig, MirrorError};
 

@@ -15,7 +15,8 @@ use aurum_chain::alloy::rpc::types::Filter;
 use aurum_chain::alloy::rpc::types::anvil::{ReorgOptions, TransactionData};
 use aurum_chain::indexer::{self, IndexerConfig, StepReport};
 use aurum_chain::{
-    DeployConfig, Deployment, Indexer, IndexerError, LocalAnvil, Mirror, MirrorConfig, connect, deploy_all, send,
+    DeployConfig, Deployment, HoldingsError, Indexer, IndexerError, LocalAnvil, Mirror, MirrorConfig, connect,
+    deploy_all, holdings_at, send,
 };
 use aurum_kv::Db;
 use aurum_ledger::{AccountId, AssetId, Command, CreateAsset};
@@ -164,6 +165,19 @@ async fn backfill_follow_restart_and_mirror_exactly_once() -> TestResult {
     assert_eq!(stored_logs(&db, chain_id), canonical);
     assert_eq!(report.logs_ingested, canonical.len() as u64);
     assert!(report.blocks_finalized >= 10, "{report:?}");
+
+    // The token's state rebuilt from the final logs equals what the chain answers.
+    let h = holdings_at(&db, chain_id, &d, head)?;
+    assert_eq!(h.supply, token.totalSupply().call().await?);
+    for holder in [alice, bob, carol] {
+        assert_eq!(h.balances.get(&holder).copied().unwrap_or_default(), token.balanceOf(holder).call().await?);
+    }
+    assert!(!h.balances.contains_key(&carol), "wiped to zero");
+    assert_eq!(h.frozen, BTreeSet::from([carol]));
+    assert_eq!((h.minted, h.redeemed, h.wiped), (oz(120), oz(3), oz(7)));
+    assert_eq!(h.price.map(|p| p.answer), Some(I256::try_from(265_000_000_000i64)?));
+    assert!(h.reserve.is_some());
+    assert!(matches!(holdings_at(&db, chain_id, &d, head + 1), Err(HoldingsError::NotFinal { .. })));
 
     // Mirror into the ledger: every wallet matches the chain; clearing accounts carry the supply changes.
     let engine = open_ledger(&dir.path().join("ledger"));
