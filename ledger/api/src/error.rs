@@ -86,6 +86,7 @@ pub const REQUEST_ERROR_CODES: &[(&str, u16)] = &[
     ("entry_not_found", 404),
     ("api_key_not_found", 404),
     ("no_balance_at_that_point", 404),
+    ("recon_not_found", 404),
     ("method_not_allowed", 405),
     ("idempotency_key_reused", 409),
     ("idempotency_key_in_use", 409),

@@ -8,7 +8,7 @@ use axum::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, admin, assets, entries, ops, transfers};
+use crate::routes::{accounts, admin, assets, entries, ops, recon, transfers};
 
 struct BearerAuth;
 
@@ -45,12 +45,14 @@ with a stable `code` (ledger rejections: the ledger result code's name plus `res
         transfers::void_pending,
         entries::create, entries::batch, entries::get, entries::list,
         ops::trial_balance, ops::head, ops::run_audit, ops::audit_status, ops::healthz, ops::readyz, ops::metrics,
+        recon::latest, recon::latest_html, recon::latest_csv,
         admin::create_key, admin::list_keys, admin::revoke_key,
     ),
     components(schemas(crate::error::Problem, crate::error::ItemResult, crate::routes::BatchResponse)),
     tags(
         (name = "assets"), (name = "accounts"), (name = "transfers"), (name = "entries"),
         (name = "ledger", description = "Trial balance, journal head, audit"),
+        (name = "recon", description = "The last reconciliation's reports and the mint gate"),
         (name = "admin", description = "API keys (admin scope)"),
         (name = "ops", description = "Health, readiness, metrics (no authentication)"),
     )

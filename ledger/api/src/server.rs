@@ -259,7 +259,7 @@ pub fn router(state: AppState) -> Router {
 
 fn router_with(state: AppState, bench_routes: bool) -> Router {
     use axum::routing::{delete, get, post};
-    use routes::{accounts, admin, assets, entries, ops, transfers};
+    use routes::{accounts, admin, assets, entries, ops, recon, transfers};
 
     let v1 = Router::new()
         .route("/v1/assets", post(assets::create).get(assets::list))
@@ -280,6 +280,9 @@ fn router_with(state: AppState, bench_routes: bool) -> Router {
         .route("/v1/trial-balance", get(ops::trial_balance))
         .route("/v1/journal/head", get(ops::head))
         .route("/v1/audit", post(ops::run_audit).get(ops::audit_status))
+        .route("/v1/recon/latest", get(recon::latest))
+        .route("/v1/recon/latest/report.html", get(recon::latest_html))
+        .route("/v1/recon/latest/breaks.csv", get(recon::latest_csv))
         .route("/v1/admin/api-keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/api-keys/{id}", delete(admin::revoke_key));
     // The load benchmark's baseline: the same stack (auth, rate limit, metrics, logging, JSON

@@ -976,3 +976,51 @@ async fn a_full_engine_queue_answers_503_engine_overloaded() {
     assert_eq!(ids, created, "exactly the accepted requests were applied");
     server.abort();
 }
+
+/// The last reconciliation over HTTP: 404 `recon_not_found` before any run; then its JSON report with the mint
+/// gate's state, its HTML page and its CSV of findings, each with its content type; read scope suffices.
+#[tokio::test]
+async fn the_last_reconciliation_is_served() {
+    use aurum_ledger_node::engine::{Engine, EngineConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = Engine::open(Arc::new(aurum_vfs::OsVfs), dir.path(), EngineConfig::default()).unwrap();
+    let keys = aurum_api::auth::KeyStore::open(engine.db().clone()).unwrap();
+    let admin = keys.bootstrap().unwrap().expect("a fresh store bootstraps").token;
+    let db = engine.db().clone();
+    let config = ServerConfig { log_filter: None, ..ServerConfig::default() };
+    let app = aurum_api::router(aurum_api::AppState::new(engine, keys, &config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api { base: format!("http://{}", listener.local_addr().unwrap()), http: reqwest::Client::new() };
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (_, reader) = new_key(&api, &admin, "read", None).await;
+
+    assert_problem(&api.get("/v1/recon/latest", &reader).await, 404, "recon_not_found");
+
+    let reports = dir.path().join("recon/31337-b25-s23");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("report.json"), r#"{"kind":"three_way","summary":{"breaks":1}}"#).unwrap();
+    std::fs::write(reports.join("report.html"), "<!doctype html><p>1 unexplained break</p>").unwrap();
+    std::fs::write(reports.join("breaks.csv"), "class,subject\nunauthorised_mint,mint clearing\n").unwrap();
+    let run = aurum_recon::gate::LastRun {
+        chain_id: 31337,
+        block: 25,
+        journal_seq: 23,
+        breaks: 1,
+        report_dir: reports.display().to_string(),
+        generated_at: "2026-11-26T09:00:00.000Z".into(),
+    };
+    tokio::task::spawn_blocking(move || aurum_recon::gate::record(&db, &run)).await.unwrap().unwrap();
+
+    let r = api.get("/v1/recon/latest", &reader).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body["report"]["summary"]["breaks"], 1);
+    assert_eq!(r.body["last"]["block"], 25);
+    assert_eq!(r.body["mint_allowed"], false);
+    assert!(r.body["mint_refused_because"].as_str().unwrap().contains("1 unexplained"));
+    let html = api.raw(Method::GET, "/v1/recon/latest/report.html", Some(&reader), None, &[]).await;
+    assert_eq!((html.status, html.header("content-type")), (200, Some("text/html; charset=utf-8")));
+    let csv = api.raw(Method::GET, "/v1/recon/latest/breaks.csv", Some(&reader), None, &[]).await;
+    assert_eq!((csv.status, csv.header("content-type")), (200, Some("text/csv; charset=utf-8")));
+    server.abort();
+}

@@ -8,6 +8,7 @@ pub mod entries;
 pub mod extract;
 pub mod model;
 pub mod ops;
+pub mod recon;
 pub mod transfers;
 
 use aurum_ledger::{AccountId, Outcome, ResultCode};
