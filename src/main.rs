@@ -44,6 +44,9 @@ enum Command {
     /// Index the gold token's and feeds' events from a chain; show indexer status and decoded events.
     #[command(subcommand)]
     Chain(commands::chain::ChainCommand),
+    /// Reconcile vault bars, token supply and ledger liabilities; reports; the mint gate.
+    #[command(subcommand)]
+    Recon(commands::recon::ReconCommand),
     /// Run the REST transaction API.
     Serve(commands::serve::ServeArgs),
     /// Create, list and revoke API keys (while the server is stopped).
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Ledger(cmd) => commands::ledger::run(&ctx, cmd),
         Command::Audit(args) => commands::audit::run(&ctx, args),
         Command::Chain(cmd) => commands::chain::run(&ctx, cmd),
+        Command::Recon(cmd) => commands::recon::run(&ctx, cmd),
         Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::ApiKey(cmd) => commands::serve::run_api_key(&ctx, cmd),
     };

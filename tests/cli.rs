@@ -403,3 +403,221 @@ fn chain_subcommands_reindex_a_restored_demo_chain() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--manifest"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `aurum recon`: the demo's program reconciles clean (reports written, gate open); a statement with a wrong fine
+/// weight and a duplicated bar gives breaks, a non-zero exit, and closes the mint gate; a malformed bar list is
+/// refused with its line and column; a dry run writes nothing.
+#[test]
+fn recon_three_way_reports_breaks_and_gates_minting() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let demo: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "demo", "--payments", "10"]))).unwrap();
+    let recon = &demo["chain"]["recon"];
+    assert_eq!(recon["summary"]["breaks"], 0, "{recon}");
+    assert_eq!(recon["summary"]["token_supply_oz"], "405.000");
+    let report_dir = std::path::PathBuf::from(recon["report_dir"].as_str().unwrap());
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    let bars_path = d.join("chain/31337/bars.csv");
+    let bars = std::fs::read(&bars_path).unwrap();
+    use sha2::Digest;
+    assert!(html.contains(&hex::encode(sha2::Sha256::digest(&bars))), "the report names the bar list's digest");
+    assert!(html.contains("reconciled: no unexplained breaks"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["run_on"]["block"], demo["chain"]["check"]["final_block"]);
+    let manifest = d.join("chain/31337/manifest.json");
+    let manifest = manifest.to_str().unwrap();
+    let status: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "recon", "status"]))).unwrap();
+    assert_eq!(status["mint_allowed"], true);
+
+    // A wrong fine weight and a duplicated bar.
+    let text = String::from_utf8(bars).unwrap();
+    let first_bar = text.lines().nth(1).unwrap().to_string();
+    let bad = format!("{}{first_bar}\n", text.replace("400.084", "401.084"));
+    let bad_path = d.join("bad-bars.csv");
+    std::fs::write(&bad_path, bad).unwrap();
+    let out = d.join("bad-report");
+    let o = aurum(
+        d,
+        &[
+            "--json",
+            "recon",
+            "three-way",
+            "--manifest",
+            manifest,
+            "--bars",
+            bad_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success(), "breaks give a non-zero exit");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let classes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["explained"] == false)
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    for class in ["duplicate", "amount_mismatch", "reserve_mismatch"] {
+        assert!(classes.contains(&class), "{class} missing from {classes:?}");
+    }
+    let csv = std::fs::read_to_string(out.join("breaks.csv")).unwrap();
+    assert!(
+        csv.starts_with("class,subject,") && csv.contains("duplicate,bar Valcambi SA VS-2024-011871 (2024) in LDN-1"),
+        "{csv}"
+    );
+    let status: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "recon", "status"]))).unwrap();
+    assert_eq!(status["mint_allowed"], false);
+    assert!(status["reason"].as_str().unwrap().contains("unexplained"));
+
+    // A dry run of the clean list writes nothing and leaves the gate closed.
+    let o = aurum(d, &["--json", "recon", "three-way", "--manifest", manifest, "--dry-run"]);
+    assert!(o.status.success());
+    let dry: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(dry["report_dir"].is_null());
+    let status: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "recon", "status"]))).unwrap();
+    assert_eq!(status["mint_allowed"], false, "a dry run does not reopen the gate");
+    // The real run does.
+    stdout(&aurum(d, &["recon", "three-way", "--manifest", manifest]));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "recon", "status"]))).unwrap();
+    assert_eq!(status["mint_allowed"], true);
+
+    // A malformed bar list is refused with its place.
+    std::fs::write(&bad_path, text.replace("999.5", "99x.5")).unwrap();
+    let o = aurum(d, &["recon", "three-way", "--manifest", manifest, "--bars", bad_path.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 5, column 5") && err.contains("assay"), "{err}");
+}
+
+/// `aurum recon match`: a bank statement against the ledger's bank account (transfers read from the ledger) and
+/// against a CSV export: matches, a one-to-many settlement, and classified breaks; reports written; a bad
+/// statement line is refused with its place.
+#[test]
+fn recon_match_statements_against_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |args: &[&str]| stdout(&aurum(d, args));
+    ok(&["ledger", "create-asset", "--id", "1", "--code", "USD", "--scale", "2"]);
+    ok(&["ledger", "create-account", "--id", "10", "--asset", "USD", "--kind", "asset"]);
+    ok(&["ledger", "create-account", "--id", "20", "--asset", "USD", "--kind", "liability"]);
+    // Money in: three customer deposits to the bank (debits of the bank asset account), with references.
+    for (id, amount, reference) in [("1", "100.00", "INV-1"), ("2", "250.00", "INV-2"), ("3", "42.10", "INV-3")] {
+        ok(&[
+            "ledger",
+            "transfer",
+            "--id",
+            id,
+            "--from",
+            "10",
+            "--to",
+            "20",
+            "--amount",
+            amount,
+            "--asset",
+            "USD",
+            "--meta",
+            &format!("reference={reference}"),
+        ]);
+    }
+    let today = aurum_today();
+    let statement = format!(
+        "id,date,amount,currency,reference,description\n\
+         S1,{today},100.00,USD,INV-1,deposit\n\
+         S2a,{today},200.00,USD,INV-2,deposit part 1\n\
+         S2b,{today},50.00,USD,INV-2,deposit part 2\n\
+         S9,{today},7.00,USD,INV-9,unknown wire\n"
+    );
+    std::fs::write(d.join("statement.csv"), &statement).unwrap();
+    std::fs::write(
+        d.join("rules.toml"),
+        "[currencies]\nUSD = 2\n\n[[rule]]\nname = \"exact\"\namount = { tolerance_units = 0 }\ndate = { window_days = 3 }\nreference = { mode = \"equals\" }\n\n[[rule]]\nname = \"split\"\nshape = \"one_to_many\"\namount = { tolerance_units = 0 }\ndate = { window_days = 3 }\nreference = { mode = \"equals\" }\n",
+    )
+    .unwrap();
+    let s = d.join("statement.csv");
+    let r = d.join("rules.toml");
+    let (s, r) = (s.to_str().unwrap(), r.to_str().unwrap());
+    let out = d.join("match-report");
+    let report: serde_json::Value = serde_json::from_str(&ok(&[
+        "--json",
+        "recon",
+        "match",
+        "--statement",
+        s,
+        "--rules",
+        r,
+        "--ledger-account",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(report["summary"]["matches"], 2, "{report}");
+    assert_eq!(report["summary"]["matches_by_rule"]["split"], 1);
+    let breaks = report["breaks"].as_array().unwrap();
+    let classes: Vec<(&str, &str)> =
+        breaks.iter().map(|b| (b["side"].as_str().unwrap(), b["class"].as_str().unwrap())).collect();
+    // INV-3 was booked today, after the statement's last date (midnight): a timing difference, expected on the
+    // next statement (missing_in_statement only if the test straddles midnight UTC).
+    assert!(
+        classes == [("ledger", "timing_difference"), ("statement", "missing_in_ledger")]
+            || classes == [("ledger", "missing_in_statement"), ("statement", "missing_in_ledger")],
+        "{report}"
+    );
+    assert!(report["run_on"]["ledger"]["journal_seq"].as_u64().unwrap() > 0);
+    for f in ["report.html", "report.json", "breaks.csv"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let csv = std::fs::read_to_string(out.join("breaks.csv")).unwrap();
+    assert!(csv.contains("statement,S9,missing_in_ledger"), "{csv}");
+
+    // The same from a CSV export of the ledger, as a dry run: the same outcome, nothing written.
+    let ledger_csv = format!(
+        "id,date,amount,currency,reference,description\n1,{today},100.00,USD,INV-1,\n2,{today},250.00,USD,INV-2,\n3,{today}T23:59:59Z,42.10,USD,INV-3,\n"
+    );
+    std::fs::write(d.join("ledger.csv"), ledger_csv).unwrap();
+    let l = d.join("ledger.csv");
+    let dry: serde_json::Value = serde_json::from_str(&ok(&[
+        "--json",
+        "recon",
+        "match",
+        "--statement",
+        s,
+        "--rules",
+        r,
+        "--ledger-csv",
+        l.to_str().unwrap(),
+        "--dry-run",
+    ]))
+    .unwrap();
+    assert_eq!(dry["summary"]["matches_by_rule"], report["summary"]["matches_by_rule"]);
+    assert_eq!(dry["summary"]["breaks_by_class"]["timing_difference"], 1, "{dry}");
+    assert_eq!(dry["summary"]["breaks_by_class"]["missing_in_ledger"], 1, "{dry}");
+    assert!(dry["report_dir"].is_null());
+
+    // More decimals than the currency allows: refused with line and column.
+    std::fs::write(d.join("statement.csv"), statement.replace("7.00", "7.001")).unwrap();
+    let o = aurum(d, &["recon", "match", "--statement", s, "--rules", r, "--ledger-account", "10"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 5, column 3"), "{err}");
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, as the ledger stamps transfers with the system clock.
+fn aurum_today() -> String {
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}

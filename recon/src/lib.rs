@@ -10,6 +10,7 @@
 pub mod barlist;
 pub mod csv;
 pub mod gate;
+pub mod match_report;
 pub mod matching;
 pub mod report;
 pub mod threeway;

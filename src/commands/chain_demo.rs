@@ -65,6 +65,8 @@ const BARS: [(&str, &str, u16, u128, u128); 5] = [
     ("Heraeus Metals", "HM-2024-560018", 2024, 401_034, 9_999),
 ];
 const VAULT_NAME: &str = "LDN-1";
+/// The program the bars are allocated to.
+const ALLOCATION: &str = "Aurum Gold program";
 
 /// Customers: name, dev-account index of their wallet, whole ounces they buy in custody.
 const CUSTOMERS: [(&str, usize, u128); 4] = [("alice", 1, 600), ("bob", 2, 400), ("carol", 3, 150), ("dave", 4, 0)];
@@ -200,6 +202,8 @@ async fn run_story(ctx: &Context) -> DemoResult<Value> {
         "first_block": deployment.first_block,
         "finalized_block": finalized,
         "confirmations": CONFIRMATIONS,
+        "reserve_decimals": DeployConfig::default().reserve_decimals,
+        "allocation": ALLOCATION,
         "bar_list": {"file": bars_file.file_name().map(|f| f.to_string_lossy().to_string()), "sha256": bars_digest},
         "ledger": {
             "asset": {"id": AUG.0, "code": "AUG", "scale": AUG_SCALE},
@@ -216,11 +220,23 @@ async fn run_story(ctx: &Context) -> DemoResult<Value> {
         },
         "anvil_state": "anvil-state.json.gz",
     });
-    std::fs::write(run_dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)?;
+    let manifest_path = run_dir.join("manifest.json");
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest)?)?;
+    let recon = story.reconcile(&manifest_path, &bars_file, &run_dir).await?;
     if !ctx.json {
-        println!("  left for reconciliation: {}/{{manifest.json, bars.csv, anvil-state.json.gz}}", run_dir.display());
+        println!(
+            "  left for reconciliation: {}/{{manifest.json, bars.csv, anvil-state.json.gz}}; reports in {}",
+            run_dir.display(),
+            recon["report_dir"].as_str().unwrap_or_default()
+        );
     }
-    Ok(json!({"chain_id": chain_id, "steps": story.steps, "check": check, "files": run_dir.display().to_string()}))
+    Ok(json!({
+        "chain_id": chain_id,
+        "steps": story.steps,
+        "check": check,
+        "recon": recon,
+        "files": run_dir.display().to_string(),
+    }))
 }
 
 /// How many chain stories this data directory has run (one subdirectory each).
@@ -330,7 +346,7 @@ impl Story<'_> {
             let fine_milli = gross_milli * assay / 10_000;
             fine_total_milli += fine_milli;
             csv.push_str(&format!(
-                "{refiner},{serial},{year},{},{},{},{VAULT_NAME},allocated,Aurum Gold program\n",
+                "{refiner},{serial},{year},{},{},{},{VAULT_NAME},allocated,{ALLOCATION}\n",
                 format_amount(gross_milli, 3),
                 format_amount(assay, 1),
                 format_amount(fine_milli, 3)
@@ -471,7 +487,7 @@ impl Story<'_> {
                     metadata: meta(&[("memo", format!("{name} withdraws {ounces} oz to {}", self.address(name)))]),
                 })],
             )?;
-            let receipt = send(token.mint(self.address(name), U256::from(amount))).await?;
+            let receipt = self.platform_mint(self.address(name), U256::from(amount)).await?;
             lines.push(format!("{name} {ounces} oz (mint tx {})", short(receipt.transaction_hash)));
         }
         let in_flight = self.balance(b.mirror.mint_clearing)?;
@@ -573,6 +589,70 @@ impl Story<'_> {
         );
         self.detail(indexed);
         Ok(())
+    }
+
+    /// The platform's mint path: asks the reconciliation gate first, then mints.
+    async fn platform_mint(&self, to: Address, amount: U256) -> DemoResult<TransactionReceipt> {
+        aurum_recon::gate::check_mint_allowed(self.engine.db())?;
+        Ok(send(self.deployment.token(self.admin.clone()).mint(to, amount)).await?)
+    }
+
+    /// The reconciliation and the mint gate: the custodian's next statement shows a bar withdrawn that the ledger
+    /// still holds, so the three-way reconciliation finds breaks and the platform refuses to mint; the custodian
+    /// corrects the statement, the reconciliation is clean, and minting is allowed again. Returns the clean run.
+    async fn reconcile(&mut self, manifest: &Path, bars: &Path, run_dir: &Path) -> DemoResult<Value> {
+        let original = std::fs::read_to_string(bars)?;
+        let (head, rest) = original.split_once('\n').ok_or("the bar list has no header")?;
+        let first_bar = rest.lines().next().ok_or("the bar list has no bars")?;
+        let faulty = format!(
+            "{head}\n{}\n{}",
+            first_bar.replace(",allocated,", ",withdrawn,"),
+            rest.lines().skip(1).collect::<Vec<_>>().join("\n")
+        );
+        let faulty_path = run_dir.join("bars-statement-error.csv");
+        std::fs::write(&faulty_path, faulty)?;
+        let bad = super::recon::three_way(
+            self.ctx,
+            &self.engine,
+            manifest,
+            Some(&faulty_path),
+            Some(&run_dir.join("recon-with-error")),
+            false,
+        )?;
+        let refused = match self.platform_mint(self.address("alice"), U256::from(OUNCE)).await {
+            Ok(r) => return Err(format!("the gate let a mint through (tx {})", r.transaction_hash).into()),
+            Err(e) => e.to_string(),
+        };
+        let clean = super::recon::three_way(self.ctx, &self.engine, manifest, Some(bars), None, false)?;
+        aurum_recon::gate::check_mint_allowed(self.engine.db())?;
+        let classes: Vec<&str> = bad.result.breaks().map(|f| f.class.as_str()).collect();
+        self.say(
+            "recon",
+            format!(
+                "a statement listing bar 1 as withdrawn: {} unexplained breaks ({}); the platform refused to mint: {refused}",
+                bad.result.summary.breaks,
+                classes.join(", ")
+            ),
+            json!({"breaks": bad.result.summary.breaks, "classes": classes, "refused": refused}),
+        );
+        let s = &clean.result.summary;
+        self.say(
+            "recon",
+            format!(
+                "the corrected statement reconciles at block {}: bars {} oz, supply {} oz = ledger wallets {} oz, custody {} oz; {} breaks, {} explained; minting allowed",
+                clean.result.block,
+                aurum_recon::report::oz(s.bars_fine),
+                aurum_recon::report::oz(s.supply),
+                aurum_recon::report::oz(s.ledger_on_chain),
+                aurum_recon::report::oz(s.ledger_custody),
+                s.breaks,
+                s.explained
+            ),
+            json!({"breaks": s.breaks, "explained": s.explained}),
+        );
+        let mut out = clean.json;
+        out["report_dir"] = json!(clean.dir.map(|d| d.display().to_string()));
+        Ok(out)
     }
 
     async fn wallet_lines(&self) -> DemoResult<()> {
