@@ -1,0 +1,13 @@
+//! Aurum's oracle connector (DESIGN.md §5): gold prices and the vault's reserve reach the chain and the ledger,
+//! robustly.
+//!
+//! - [`signing`]: every observation is signed with ed25519 by its source's key; the canonical message and the
+//!   verification.
+//! - [`aggregate`]: per symbol and round, the aggregator verifies signatures, drops stale, non-positive and
+//!   unparseable values, requires a quorum, takes the (low) median, rejects outliers by median absolute
+//!   deviation, trips a circuit breaker on a jump, and records which sources were used or dropped and why.
+//!
+//! Prices are exact integers at a fixed scale per symbol; no float touches a price.
+
+pub mod aggregate;
+pub mod signing;

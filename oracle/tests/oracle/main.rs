@@ -1,0 +1,3 @@
+//! Integration tests of aurum-oracle.
+
+mod aggregate;
