@@ -7,7 +7,14 @@
 //!   unparseable values, requires a quorum, takes the (low) median, rejects outliers by median absolute
 //!   deviation, trips a circuit breaker on a jump, and records which sources were used or dropped and why.
 //!
+//! - [`push`]: pushes to the on-chain price feed on deviation or heartbeat (secp256k1 transactions through alloy);
+//!   the consumer-side staleness check.
+//! - [`attest`]: a custodian's signed attestation of the bar list (digest and allocated total), verified against
+//!   the bar list itself before the reserve feed is updated.
+//!
 //! Prices are exact integers at a fixed scale per symbol; no float touches a price.
 
 pub mod aggregate;
+pub mod attest;
+pub mod push;
 pub mod signing;

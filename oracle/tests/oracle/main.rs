@@ -1,3 +1,4 @@
 //! Integration tests of aurum-oracle.
 
 mod aggregate;
+mod chain;
