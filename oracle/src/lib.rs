@@ -12,9 +12,14 @@
 //! - [`attest`]: a custodian's signed attestation of the bar list (digest and allocated total), verified against
 //!   the bar list itself before the reserve feed is updated.
 //!
+//! - [`journal`]: every round and every verified event, appended to the platform's log for analytics and audit.
+//! - [`revalue`]: mark-to-market entries that revalue the ledger's gold in fiat from an aggregated price.
+//!
 //! Prices are exact integers at a fixed scale per symbol; no float touches a price.
 
 pub mod aggregate;
 pub mod attest;
+pub mod journal;
 pub mod push;
+pub mod revalue;
 pub mod signing;

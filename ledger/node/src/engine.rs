@@ -420,6 +420,12 @@ impl Engine {
         Ok(f(&ledger))
     }
 
+    /// The log the journal lives on. Other components append their own topics to it (the oracle's rounds, for
+    /// instance); nothing but the engine ever writes the journal's topic.
+    pub fn log(&self) -> &aurum_log::Log {
+        self.shared().journal.log()
+    }
+
     /// The last durable block: (seq, hash).
     pub fn head(&self) -> (u64, [u8; 32]) {
         *self.shared().head.lock()

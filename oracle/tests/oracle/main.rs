@@ -2,3 +2,4 @@
 
 mod aggregate;
 mod chain;
+mod ledger;
