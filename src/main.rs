@@ -47,6 +47,9 @@ enum Command {
     /// Reconcile vault bars, token supply and ledger liabilities; reports; the mint gate.
     #[command(subcommand)]
     Recon(commands::recon::ReconCommand),
+    /// Run the oracle connector (signed prices to the feeds and the journal); publish reserve attestations.
+    #[command(subcommand)]
+    Oracle(commands::oracle::OracleCommand),
     /// Run the REST transaction API.
     Serve(commands::serve::ServeArgs),
     /// Create, list and revoke API keys (while the server is stopped).
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit::run(&ctx, args),
         Command::Chain(cmd) => commands::chain::run(&ctx, cmd),
         Command::Recon(cmd) => commands::recon::run(&ctx, cmd),
+        Command::Oracle(cmd) => commands::oracle::run(&ctx, cmd),
         Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::ApiKey(cmd) => commands::serve::run_api_key(&ctx, cmd),
     };

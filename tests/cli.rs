@@ -621,3 +621,65 @@ fn aurum_today() -> String {
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
 }
+
+/// `aurum oracle run`: two signed CSV replay sources and one forged row, aggregated in rounds; the published price
+/// is printed and every round is journalled to the data directory's log (`oracle.rounds`).
+#[test]
+fn oracle_run_aggregates_signed_replayed_prices() {
+    use aurum_oracle::signing::{Observation, sign};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let keys: Vec<ed25519_dalek::SigningKey> =
+        (0..2).map(|i| ed25519_dalek::SigningKey::from_bytes(&[i + 1; 32])).collect();
+    let mut toml = String::from("round_interval_ms = 300\n\n[keys]\n");
+    for (i, k) in keys.iter().enumerate() {
+        toml.push_str(&format!("src{i} = \"{}\"\n", hex::encode(k.verifying_key().to_bytes())));
+    }
+    toml.push_str("\n[ingest]\nbuffer_capacity = 64\n");
+    for (i, k) in keys.iter().enumerate() {
+        let mut csv = String::from("ts,symbol,price,sig\n");
+        for (j, price) in ["2650.00", "2650.50"].iter().enumerate() {
+            let mut o = Observation {
+                source: format!("src{i}"),
+                symbol: "XAU/USD".into(),
+                value: Some(price.to_string()),
+                text: None,
+                observed_at_ms: now + j as i64,
+                received_at_ms: 0,
+                signature: None,
+            };
+            let sig = if i == 1 && j == 1 { "00".repeat(64) } else { sign(k, &o) }; // src1's last row is forged
+            o.signature = Some(sig.clone());
+            csv.push_str(&format!("{},XAU/USD,{price},{sig}\n", now + j as i64));
+        }
+        let path = d.join(format!("src{i}.csv"));
+        std::fs::write(&path, csv).unwrap();
+        toml.push_str(&format!(
+            "\n[[ingest.source]]\nname = \"src{i}\"\nkind = \"csv\"\npath = \"{}\"\n\
+             fields = {{ symbol = {{ pointer = \"/symbol\" }}, value = {{ pointer = \"/price\" }}, timestamp = {{ pointer = \"/ts\" }}, timestamp_format = \"unix_millis\", signature = {{ pointer = \"/sig\" }} }}\n",
+            path.display()
+        ));
+    }
+    toml.push_str("\n[[symbol]]\nsymbol = \"XAU/USD\"\nscale = 8\nquorum = 2\nmax_age_ms = 600000\nmad_limit_permille = 3000\nmad_floor_bps = 5\njump_limit_bps = 500\nconfirm_rounds = 3\n");
+    let config = d.join("oracle.toml");
+    std::fs::write(&config, toml).unwrap();
+    let out = stdout(&aurum(d, &["--json", "oracle", "run", "--config", config.to_str().unwrap(), "--rounds", "4"]));
+    let rounds: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rounds.len(), 4, "{out}");
+    // src0's newest row (2650.50) and src1's newest valid... src1's newest row is forged and dropped, so the round
+    // that has both sources' rows publishes only if two good sources remain: src0 2650.50 and src1's forged row
+    // leaves one -> the quorum is lost; the earlier round with 2650.00 from both publishes.
+    let published: Vec<&serde_json::Value> = rounds.iter().filter(|r| r["outcome"]["status"] == "published").collect();
+    let no_quorum = rounds.iter().filter(|r| r["outcome"]["status"] == "no_quorum").count();
+    assert!(
+        published
+            .iter()
+            .all(|r| r["outcome"]["value"] == 265_000_000_000i64 || r["outcome"]["value"] == 265_050_000_000i64),
+        "{out}"
+    );
+    assert_eq!(published.len() + no_quorum, 4, "{out}");
+    // The rounds are in the log.
+    let topics = stdout(&aurum(d, &["--json", "log", "topics"]));
+    assert!(topics.contains("oracle.rounds"), "{topics}");
+}

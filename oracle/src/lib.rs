@@ -12,6 +12,8 @@
 //! - [`attest`]: a custodian's signed attestation of the bar list (digest and allocated total), verified against
 //!   the bar list itself before the reserve feed is updated.
 //!
+//! - [`connector`]: the configuration (`aurum oracle run --config`), rounds over the ingested observations,
+//!   pushes, the journal and the events.
 //! - [`journal`]: every round and every verified event, appended to the platform's log for analytics and audit.
 //! - [`revalue`]: mark-to-market entries that revalue the ledger's gold in fiat from an aggregated price.
 //!
@@ -19,6 +21,7 @@
 
 pub mod aggregate;
 pub mod attest;
+pub mod connector;
 pub mod journal;
 pub mod push;
 pub mod revalue;

@@ -68,7 +68,9 @@ pub fn revalue(
     let mut holdings: i128 = 0;
     let mut gold_scale = None;
     for id in &config.holdings {
-        let a = ledger.account(AccountId(*id)).ok_or_else(|| RevalueError::Config(format!("account {id} does not exist")))?;
+        let a = ledger
+            .account(AccountId(*id))
+            .ok_or_else(|| RevalueError::Config(format!("account {id} does not exist")))?;
         let scale = ledger.asset(a.asset).map(|x| x.scale).unwrap_or(0);
         if *gold_scale.get_or_insert(scale) != scale {
             return Err(RevalueError::Config("the holdings accounts hold assets of different scales".into()));
@@ -77,7 +79,9 @@ pub fn revalue(
     }
     let gold_scale = gold_scale.ok_or_else(|| RevalueError::Config("no holdings accounts".into()))?;
     for id in [config.revaluation_account, config.unrealised_account] {
-        let a = ledger.account(AccountId(id)).ok_or_else(|| RevalueError::Config(format!("account {id} does not exist")))?;
+        let a = ledger
+            .account(AccountId(id))
+            .ok_or_else(|| RevalueError::Config(format!("account {id} does not exist")))?;
         if a.asset != fiat.id {
             return Err(RevalueError::Config(format!("account {id} is not in {}", fiat.code)));
         }

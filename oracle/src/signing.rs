@@ -14,24 +14,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 /// Domain separation of the canonical message (never reuse a key's signatures across protocols).
 pub const DOMAIN: &str = "aurum-oracle/v1";
 
-/// One observation as a source serves it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
-    /// The source's configured name.
-    pub source: String,
-    /// What is observed: `XAU/USD`, `XAU/INR`, `RESERVE`, or an event type (`halt`, `notice`).
-    pub symbol: String,
-    /// An exact decimal (`2650.12`); `None` for a pure event.
-    pub value: Option<String>,
-    /// An event's text.
-    pub text: Option<String>,
-    /// The source's timestamp (Unix ms).
-    pub observed_at_ms: i64,
-    /// When the connector received it (Unix ms).
-    pub received_at_ms: i64,
-    /// The hex signature served with it.
-    pub signature: Option<String>,
-}
+/// One observation as a source serves it (the ingestion framework's type: fields mapped, value exact).
+pub use aurum_ingest::Observation;
 
 /// Why a signature does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

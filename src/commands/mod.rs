@@ -8,6 +8,7 @@ pub mod kv;
 pub mod ledger;
 mod ledger_demo;
 pub mod log;
+pub mod oracle;
 pub mod recon;
 pub mod serve;
 

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use aurum_ledger::{AccountId, AccountKind, AssetId, Command, CreateAccount, CreateAsset, CreateTransfer, Limit, TransferFlags, TransferId};
+use aurum_ledger::{
+    AccountId, AccountKind, AssetId, Command, CreateAccount, CreateAsset, CreateTransfer, Limit, TransferFlags,
+    TransferId,
+};
 use aurum_ledger_node::engine::{Engine, EngineConfig};
 use aurum_oracle::aggregate::{Aggregator, SymbolConfig};
 use aurum_oracle::journal::{EVENTS_TOPIC, OracleJournal, ROUNDS_TOPIC};
@@ -78,7 +81,9 @@ fn rounds_and_events_are_journalled_and_revaluation_books_the_rounded_change() {
     assert_eq!(adjustment, 104_032_500, "no rounding accumulates");
     assert_eq!(gain, 104_032_500);
     // An unchanged value books nothing.
-    assert!(engine.read(|l| revalue(l, &config, price("2600.00"), 8, "XAU/USD", 3)).unwrap().unwrap().command.is_none());
+    assert!(
+        engine.read(|l| revalue(l, &config, price("2600.00"), 8, "XAU/USD", 3)).unwrap().unwrap().command.is_none()
+    );
 
     // The journal: a round and an event, read back.
     let journal = OracleJournal::open(engine.log().clone()).unwrap();

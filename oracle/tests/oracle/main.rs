@@ -2,4 +2,5 @@
 
 mod aggregate;
 mod chain;
+mod e2e;
 mod ledger;

@@ -1,0 +1,230 @@
+//! End to end: real local HTTP price servers (honest, lying, forging, silent) → aurum-ingest → the connector →
+//! the price feed on a real Anvil, verified by reading latestRoundData; deviation pushes, a jump held by the
+//! breaker, quorum loss, and every round journalled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aurum_chain::{DeployConfig, LocalAnvil, connect, deploy_all};
+use aurum_oracle::aggregate::{DropReason, RoundOutcome};
+use aurum_oracle::connector::{Connector, OracleConfig};
+use aurum_oracle::journal::{OracleJournal, ROUNDS_TOPIC};
+use aurum_oracle::push::{self, PushReason};
+use aurum_oracle::signing::{Observation, sign};
+use axum::extract::State;
+use axum::routing::get;
+use ed25519_dalek::SigningKey;
+use parking_lot_free::Shared;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A tiny shared cell without extra dependencies.
+mod parking_lot_free {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone)]
+    pub struct Shared<T>(Arc<Mutex<T>>);
+    impl<T: Clone> Shared<T> {
+        pub fn new(v: T) -> Self {
+            Shared(Arc::new(Mutex::new(v)))
+        }
+        pub fn get(&self) -> T {
+            self.0.lock().unwrap().clone()
+        }
+        pub fn set(&self, v: T) {
+            *self.0.lock().unwrap() = v;
+        }
+    }
+}
+
+/// What a price server serves: its name, its signing key, and the price (None: never answer).
+#[derive(Clone)]
+struct Server {
+    name: String,
+    key: SigningKey,
+    price: Shared<Option<String>>,
+}
+
+async fn serve_price(State(s): State<Server>) -> axum::Json<serde_json::Value> {
+    let Some(price) = s.price.get() else {
+        std::future::pending::<()>().await; // silent: accept, never answer
+        unreachable!()
+    };
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let o = Observation {
+        source: s.name.clone(),
+        symbol: "XAU/USD".into(),
+        value: Some(price.clone()),
+        text: None,
+        observed_at_ms: ts,
+        received_at_ms: 0,
+        signature: None,
+    };
+    axum::Json(serde_json::json!({"symbol": "XAU/USD", "price": price, "ts": ts, "sig": sign(&s.key, &o)}))
+}
+
+async fn start_server(s: Server) -> String {
+    let app = axum::Router::new().route("/price", get(serve_price)).with_state(s);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/price")
+}
+
+/// Waits until every source in `names` has delivered an observation whose value is `value`, feeding everything
+/// received into the connector.
+async fn feed_until(
+    rx: &mut tokio::sync::mpsc::Receiver<Observation>,
+    connector: &mut Connector,
+    wanted: &[(&str, &str)],
+) {
+    let mut missing: Vec<(String, String)> = wanted.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    while !missing.is_empty() {
+        let o = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("observations keep coming")
+            .expect("open");
+        missing.retain(|(n, v)| !(o.source == *n && o.value.as_deref() == Some(v.as_str())));
+        connector.observe(o);
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_http_prices_reach_the_feed_through_the_connector() -> TestResult {
+    let anvil = LocalAnvil::spawn()?;
+    let key = anvil.signer(0);
+    let admin = key.address();
+    let provider = connect(&anvil.endpoint(), key).await?;
+    let d = deploy_all(&provider, admin, &DeployConfig::default()).await?;
+
+    let keys: Vec<SigningKey> = (0..5).map(|i| SigningKey::from_bytes(&[10 + i as u8; 32])).collect();
+    let names = ["honest_a", "honest_b", "honest_c", "liar", "forger"];
+    let mut servers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        // The forger signs with a key other than the one configured for its name.
+        let signing = if *name == "forger" { SigningKey::from_bytes(&[99; 32]) } else { keys[i].clone() };
+        servers.push(Server { name: name.to_string(), key: signing, price: Shared::new(Some("2650.00".into())) });
+    }
+    servers[3].price.set(Some("3100.00".into())); // the liar
+    let silent = Server { name: "silent".into(), key: SigningKey::from_bytes(&[77; 32]), price: Shared::new(None) };
+    let mut urls = Vec::new();
+    for s in servers.iter().chain(std::iter::once(&silent)) {
+        urls.push((s.name.clone(), start_server(s.clone()).await));
+    }
+
+    let mut toml = format!(
+        "round_interval_ms = 500\nevents = []\n\n[keys]\n{}silent = \"{}\"\n\n[ingest]\nbuffer_capacity = 256\n",
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{n} = \"{}\"\n", hex::encode(keys[i].verifying_key().to_bytes())))
+            .collect::<String>(),
+        hex::encode(SigningKey::from_bytes(&[77; 32]).verifying_key().to_bytes()),
+    );
+    for (name, url) in &urls {
+        toml.push_str(&format!(
+            "\n[[ingest.source]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"{url}\"\ninterval_ms = 50\ntimeout_ms = 300\n\
+             fields = {{ symbol = {{ pointer = \"/symbol\" }}, value = {{ pointer = \"/price\" }}, timestamp = {{ pointer = \"/ts\" }}, timestamp_format = \"unix_millis\", signature = {{ pointer = \"/sig\" }} }}\n"
+        ));
+    }
+    toml.push_str(&format!(
+        "\n[[symbol]]\nsymbol = \"XAU/USD\"\nscale = 8\nquorum = 2\nmax_age_ms = 60000\nmad_limit_permille = 3000\nmad_floor_bps = 5\n\
+         jump_limit_bps = 500\nconfirm_rounds = 3\nfeed = \"{}\"\ndeviation_bps = 50\nheartbeat_secs = 3600\n\n\
+         [chain]\nrpc_url = \"{}\"\nprivate_key_env = \"AURUM_TEST_UNUSED\"\n",
+        d.price_feed,
+        anvil.endpoint()
+    ));
+    let config = OracleConfig::from_toml(&toml)?;
+    let dir = tempfile::tempdir()?;
+    let log = aurum_log::Log::open(Arc::new(aurum_vfs::OsVfs), dir.path(), aurum_log::LogOptions::default())?;
+    let journal = OracleJournal::open(log)?;
+    let mut connector = Connector::new(&config, Some(provider.clone()), Some(journal.clone()))?;
+    let mut ingestion = config.ingest.spawn(Arc::new(aurum_ingest::SystemClock))?;
+    let rx = &mut ingestion.observations;
+    let feed = d.price_feed(provider.clone());
+    let usd = |s: &str| aurum_oracle::aggregate::parse_value(s, 8).unwrap();
+
+    // Round 1: three honest sources, a liar (an outlier), a forger (bad signature), a silent one (timeouts).
+    feed_until(
+        rx,
+        &mut connector,
+        &[
+            ("honest_a", "2650.00"),
+            ("honest_b", "2650.00"),
+            ("honest_c", "2650.00"),
+            ("liar", "3100.00"),
+            ("forger", "2650.00"),
+        ],
+    )
+    .await;
+    let round = connector.round(now_ms()).await?;
+    let r = &round.symbols[0];
+    assert_eq!(r.report.outcome, RoundOutcome::Published { value: usd("2650.00") }, "{:?}", r.report);
+    assert!(
+        r.report.dropped.iter().any(|(s, d)| s == "liar" && matches!(d, DropReason::Outlier { .. })),
+        "{:?}",
+        r.report
+    );
+    assert!(
+        r.report.dropped.iter().any(|(s, d)| s == "forger" && matches!(d, DropReason::BadSignature { .. })),
+        "{:?}",
+        r.report
+    );
+    assert_eq!(r.push.as_ref().and_then(|p| p.reason), Some(PushReason::FirstAnswer));
+    assert_eq!(push::latest(&feed).await?.map(|l| l.answer), Some(usd("2650.00")), "verified on chain");
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        ingestion.metrics.wait_until(|m| m.sources.get("silent").is_some_and(|s| s.failures.timeout >= 1)),
+    )
+    .await?;
+
+    // Round 2: +1% (beyond the 0.5% deviation threshold): pushed.
+    for s in &servers[..3] {
+        s.price.set(Some("2676.50".into()));
+    }
+    feed_until(rx, &mut connector, &[("honest_a", "2676.50"), ("honest_b", "2676.50"), ("honest_c", "2676.50")]).await;
+    let round = connector.round(now_ms()).await?;
+    assert!(matches!(round.symbols[0].push.as_ref().and_then(|p| p.reason), Some(PushReason::Deviation { bps: 100 })));
+    let latest = push::latest(&feed).await?.unwrap();
+    assert_eq!((latest.round, latest.answer), (2, usd("2676.50")));
+
+    // Round 3: +20% at once: the breaker holds it; nothing reaches the chain.
+    for s in &servers[..3] {
+        s.price.set(Some("3211.80".into()));
+    }
+    feed_until(rx, &mut connector, &[("honest_a", "3211.80"), ("honest_b", "3211.80"), ("honest_c", "3211.80")]).await;
+    let round = connector.round(now_ms()).await?;
+    assert!(
+        matches!(round.symbols[0].report.outcome, RoundOutcome::BreakerTripped { .. }),
+        "{:?}",
+        round.symbols[0].report
+    );
+    assert!(round.symbols[0].push.is_none());
+    assert_eq!(push::latest(&feed).await?.map(|l| l.round), Some(2));
+
+    // Round 4: two honest sources go silent: the quorum of two is lost.
+    servers[0].price.set(None);
+    servers[1].price.set(None);
+    for s in &servers[2..3] {
+        s.price.set(Some("2676.60".into()));
+    }
+    // Start the round from fresh observations only.
+    while rx.try_recv().is_ok() {}
+    let _ = connector.round(now_ms()).await?; // flush what was pending
+    feed_until(rx, &mut connector, &[("honest_c", "2676.60")]).await;
+    let round = connector.round(now_ms()).await?;
+    assert!(
+        matches!(round.symbols[0].report.outcome, RoundOutcome::NoQuorum { have: 1, need: 2 }),
+        "{:?}",
+        round.symbols[0].report
+    );
+    assert_eq!(push::latest(&feed).await?.map(|l| l.round), Some(2));
+
+    // Every round was journalled.
+    assert!(journal.read_all(ROUNDS_TOPIC)?.len() >= 5);
+    drop(ingestion);
+    Ok(())
+}
