@@ -631,8 +631,8 @@ fn oracle_run_aggregates_signed_replayed_prices() {
     let d = dir.path();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let keys: Vec<ed25519_dalek::SigningKey> =
-        (0..2).map(|i| ed25519_dalek::SigningKey::from_bytes(&[i + 1; 32])).collect();
-    let mut toml = String::from("round_interval_ms = 300\n\n[keys]\n");
+        (0..3).map(|i| ed25519_dalek::SigningKey::from_bytes(&[i + 1; 32])).collect();
+    let mut toml = String::from("round_interval_ms = 400\n\n[keys]\n");
     for (i, k) in keys.iter().enumerate() {
         toml.push_str(&format!("src{i} = \"{}\"\n", hex::encode(k.verifying_key().to_bytes())));
     }
@@ -649,7 +649,7 @@ fn oracle_run_aggregates_signed_replayed_prices() {
                 received_at_ms: 0,
                 signature: None,
             };
-            let sig = if i == 1 && j == 1 { "00".repeat(64) } else { sign(k, &o) }; // src1's last row is forged
+            let sig = if i == 2 { "00".repeat(64) } else { sign(k, &o) }; // src2 forges every row
             o.signature = Some(sig.clone());
             csv.push_str(&format!("{},XAU/USD,{price},{sig}\n", now + j as i64));
         }
@@ -661,16 +661,26 @@ fn oracle_run_aggregates_signed_replayed_prices() {
             path.display()
         ));
     }
-    toml.push_str("\n[[symbol]]\nsymbol = \"XAU/USD\"\nscale = 8\nquorum = 2\nmax_age_ms = 600000\nmad_limit_permille = 3000\nmad_floor_bps = 5\njump_limit_bps = 500\nconfirm_rounds = 3\n");
+    toml.push_str("\n[[symbol]]\nsymbol = \"XAU/USD\"\nscale = 8\nquorum = 2\nmax_age_ms = 600000\nmad_limit_permille = 3000\nmad_floor_bps = 5\njump_limit_bps = 500\nconfirm_rounds = 3\nrevaluation = { holdings = [1], fiat_asset = 2, revaluation_account = 3, unrealised_account = 4 }\n");
+    // The ledger's gold (10.000 oz in the vault) and the accounts its mark-to-market books to.
+    let ok = |args: &[&str]| stdout(&aurum(d, args));
+    ok(&["ledger", "create-asset", "--id", "1", "--code", "XAU", "--scale", "3"]);
+    ok(&["ledger", "create-asset", "--id", "2", "--code", "USD", "--scale", "2"]);
+    ok(&["ledger", "create-account", "--id", "1", "--asset", "XAU", "--kind", "asset"]);
+    ok(&["ledger", "create-account", "--id", "5", "--asset", "XAU", "--kind", "equity"]);
+    ok(&["ledger", "create-account", "--id", "3", "--asset", "USD", "--kind", "asset"]);
+    ok(&["ledger", "create-account", "--id", "4", "--asset", "USD", "--kind", "income"]);
+    ok(&["ledger", "transfer", "--id", "1", "--from", "1", "--to", "5", "--amount", "10.000", "--asset", "XAU"]);
     let config = d.join("oracle.toml");
     std::fs::write(&config, toml).unwrap();
-    let out = stdout(&aurum(d, &["--json", "oracle", "run", "--config", config.to_str().unwrap(), "--rounds", "4"]));
+    let out = stdout(&aurum(d, &["--json", "oracle", "run", "--config", config.to_str().unwrap(), "--rounds", "5"]));
     let rounds: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rounds.len(), 4, "{out}");
-    // src0's newest row (2650.50) and src1's newest valid... src1's newest row is forged and dropped, so the round
-    // that has both sources' rows publishes only if two good sources remain: src0 2650.50 and src1's forged row
-    // leaves one -> the quorum is lost; the earlier round with 2650.00 from both publishes.
+    assert_eq!(rounds.len(), 5, "{out}");
+    // Rounds before the replays arrive have no quorum; then src0 and src1 (newest rows: 2650.50) publish, and the
+    // forger src2 is dropped (bad signature) every time.
     let published: Vec<&serde_json::Value> = rounds.iter().filter(|r| r["outcome"]["status"] == "published").collect();
+    assert!(!published.is_empty(), "{out}");
+    assert!(published.iter().all(|r| r["used"] == 2 && r["dropped"].as_u64().unwrap() >= 1), "{out}");
     let no_quorum = rounds.iter().filter(|r| r["outcome"]["status"] == "no_quorum").count();
     assert!(
         published
@@ -678,7 +688,13 @@ fn oracle_run_aggregates_signed_replayed_prices() {
             .all(|r| r["outcome"]["value"] == 265_000_000_000i64 || r["outcome"]["value"] == 265_050_000_000i64),
         "{out}"
     );
-    assert_eq!(published.len() + no_quorum, 4, "{out}");
+    assert_eq!(published.len() + no_quorum, 5, "{out}");
+    // Each published price revalued the vault: 10 oz × the last published price, in cents, exactly.
+    let last = published.last().expect("a round published")["outcome"]["value"].as_i64().unwrap();
+    let account: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "ledger", "account", "3"]))).unwrap();
+    let expected = aurum_ledger::decimal::format_amount((10 * last / 1_000_000) as u128, 2);
+    assert_eq!(account["balance"], expected, "{account}");
     // The rounds are in the log.
     let topics = stdout(&aurum(d, &["--json", "log", "topics"]));
     assert!(topics.contains("oracle.rounds"), "{topics}");

@@ -28,6 +28,7 @@
 //! feed = "0x…"                         # optional: the price feed
 //! deviation_bps = 50
 //! heartbeat_secs = 3600
+//! revaluation = { holdings = [1001], fiat_asset = 4, revaluation_account = 3001, unrealised_account = 3002 }
 //!
 //! [chain]                              # needed when a symbol has a feed
 //! rpc_url = "http://127.0.0.1:8545"
@@ -46,8 +47,11 @@ use crate::journal::{JournalError, OracleJournal};
 use crate::push::{self, PushError, PushOutcome, PushPolicy};
 use crate::signing::{Observation, SourceKeys};
 
-/// Most observations held between two rounds (the oldest are dropped beyond it, and counted).
-pub const MAX_PENDING_OBSERVATIONS: usize = 65_536;
+/// Most (source, symbol) pairs whose latest observation the connector keeps (new pairs beyond it are dropped and
+/// counted): memory is bounded by the sources and symbols configured, not by time.
+pub const MAX_TRACKED_PAIRS: usize = 4_096;
+/// Most events held between two rounds (the oldest are dropped beyond it, and counted).
+pub const MAX_PENDING_EVENTS: usize = 1_024;
 
 /// One symbol's aggregation and push settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,9 @@ pub struct SymbolEntry {
     /// Push when the feed is this old (seconds).
     #[serde(default = "default_heartbeat_secs")]
     pub heartbeat_secs: u64,
+    /// Revalue these ledger accounts at every published price (mark-to-market), if set.
+    #[serde(default)]
+    pub revaluation: Option<crate::revalue::RevaluationConfig>,
 }
 
 fn default_deviation_bps() -> u32 {
@@ -223,7 +230,7 @@ pub struct Round {
     pub events: Vec<Observation>,
     /// Events refused (bad signature), with the reason.
     pub events_refused: Vec<(Observation, String)>,
-    /// Observations dropped because too many were pending.
+    /// Observations dropped at the bounds ([`MAX_TRACKED_PAIRS`], [`MAX_PENDING_EVENTS`]).
     pub overflowed: u64,
 }
 
@@ -233,13 +240,16 @@ pub struct Connector {
     events: BTreeSet<String>,
     keys: SourceKeys,
     journal: Option<OracleJournal>,
-    pending: VecDeque<Observation>,
+    /// The newest observation of each (source, symbol): a round considers every source's latest word, however
+    /// long ago it came (the aggregator drops what is stale), not only what arrived since the last round.
+    latest: BTreeMap<(String, String), Observation>,
+    pending_events: VecDeque<Observation>,
     overflowed: u64,
 }
 
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connector").field("symbols", &self.symbols.len()).field("pending", &self.pending.len()).finish()
+        f.debug_struct("Connector").field("symbols", &self.symbols.len()).field("tracked", &self.latest.len()).finish()
     }
 }
 
@@ -271,7 +281,8 @@ impl Connector {
             events: config.events.iter().cloned().collect(),
             keys,
             journal,
-            pending: VecDeque::new(),
+            latest: BTreeMap::new(),
+            pending_events: VecDeque::new(),
             overflowed: 0,
         })
     }
@@ -289,20 +300,36 @@ impl Connector {
         Ok(())
     }
 
-    /// Queues an observation for the next round (bounded: the oldest is dropped beyond the limit).
+    /// Takes in an observation: an event is queued for the next round; a price replaces its source's previous
+    /// one for that symbol if it is newer (bounded: see [`MAX_TRACKED_PAIRS`], [`MAX_PENDING_EVENTS`]).
     pub fn observe(&mut self, o: Observation) {
-        if self.pending.len() == MAX_PENDING_OBSERVATIONS {
-            self.pending.pop_front();
-            self.overflowed += 1;
+        if self.events.contains(&o.symbol) {
+            if self.pending_events.len() == MAX_PENDING_EVENTS {
+                self.pending_events.pop_front();
+                self.overflowed += 1;
+            }
+            self.pending_events.push_back(o);
+            return;
         }
-        self.pending.push_back(o);
+        let key = (o.source.clone(), o.symbol.clone());
+        match self.latest.get(&key) {
+            Some(prev) if prev.observed_at_ms > o.observed_at_ms => {}
+            Some(_) => {
+                self.latest.insert(key, o);
+            }
+            None if self.latest.len() >= MAX_TRACKED_PAIRS => self.overflowed += 1,
+            None => {
+                self.latest.insert(key, o);
+            }
+        }
     }
 
     /// Runs a round at `now_ms` over everything observed since the last one.
     pub async fn round(&mut self, now_ms: i64) -> Result<Round, ConnectorError> {
-        let observations: Vec<Observation> = self.pending.drain(..).collect();
+        let observations: Vec<Observation> = self.latest.values().cloned().collect();
+        let events: Vec<Observation> = self.pending_events.drain(..).collect();
         let mut round = Round { overflowed: std::mem::take(&mut self.overflowed), ..Round::default() };
-        for o in observations.iter().filter(|o| self.events.contains(&o.symbol)) {
+        for o in &events {
             match self.keys.verify(o) {
                 Ok(()) => {
                     if let Some(j) = &self.journal {

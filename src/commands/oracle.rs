@@ -109,6 +109,18 @@ async fn run_connector(ctx: &Context, args: RunArgs) -> CliResult {
         let round = connector.round(i64::try_from(now).unwrap_or(i64::MAX)).await?;
         for s in &round.symbols {
             let r = &s.report;
+            let entry = config.symbols.iter().find(|e| e.symbol == r.symbol);
+            if let (Some(value), Some(reval)) = (r.published(), entry.and_then(|e| e.revaluation.as_ref())) {
+                let scale = entry.map_or(0, |e| e.scale);
+                let computed =
+                    engine.read(|l| aurum_oracle::revalue::revalue(l, reval, value, scale, &r.symbol, r.round))??;
+                if let Some(command) = computed.command {
+                    let outcome = engine.submit(vec![command])?;
+                    if let Some(bad) = outcome.iter().find(|o| !o.code.is_ok()) {
+                        return Err(format!("revaluation refused by the ledger: {}", bad.code.as_str()).into());
+                    }
+                }
+            }
             let line = json!({
                 "symbol": r.symbol, "round": r.round, "outcome": r.outcome,
                 "used": r.used.len(), "dropped": r.dropped.len(),
