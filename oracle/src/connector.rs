@@ -354,6 +354,11 @@ impl Connector {
         Ok(round)
     }
 
+    /// (source, symbol) pairs whose latest observation is held: bounded by the sources and symbols, never by time.
+    pub fn tracked(&self) -> usize {
+        self.latest.len()
+    }
+
     /// Accepts every held jump (an operator's reset).
     pub fn reset_breakers(&mut self) {
         for b in &mut self.symbols {

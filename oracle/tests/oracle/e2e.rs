@@ -213,3 +213,72 @@ async fn signed_http_prices_reach_the_feed_through_the_connector() -> TestResult
     drop(ingestion);
     Ok(())
 }
+
+/// A soak of the connector itself: 100 simulated sources over 500 rounds (two symbols, an event stream, faults
+/// at random, seeded): every round decides, nothing gets stuck, and what the connector holds stays bounded by the
+/// sources and symbols — not by the rounds.
+#[tokio::test]
+async fn connector_soak_many_sources_bounded_and_never_stuck() -> TestResult {
+    use aurum_vfs::rng::SplitMix64;
+    const SOURCES: usize = 100;
+    const ROUNDS: i64 = 500;
+    let keys: Vec<SigningKey> = (0..SOURCES).map(|i| SigningKey::from_bytes(&[(i % 250) as u8 + 1; 32])).collect();
+    let mut toml = String::from("round_interval_ms = 1000\nevents = [\"halt\"]\n\n[keys]\n");
+    for (i, k) in keys.iter().enumerate() {
+        toml.push_str(&format!("s{i} = \"{}\"\n", hex::encode(k.verifying_key().to_bytes())));
+    }
+    toml.push_str("\n[ingest]\nbuffer_capacity = 16\n");
+    for symbol in ["XAU/USD", "XAU/INR"] {
+        toml.push_str(&format!(
+            "\n[[symbol]]\nsymbol = \"{symbol}\"\nscale = 8\nquorum = 51\nmax_age_ms = 5000\nmad_limit_permille = 3000\nmad_floor_bps = 5\njump_limit_bps = 500\nconfirm_rounds = 3\n"
+        ));
+    }
+    let config = OracleConfig::from_toml(&toml)?;
+    let mut connector = Connector::new(&config, None, None)?;
+    let mut rng = SplitMix64::new(77);
+    let t0 = 1_795_000_000_000i64;
+    let mut decided = 0;
+    for round in 0..ROUNDS {
+        let t = t0 + round * 1_000;
+        for i in 0..SOURCES {
+            if rng.below(10) == 0 {
+                continue; // silent this round
+            }
+            for (symbol, price) in [("XAU/USD", "2650.00"), ("XAU/INR", "221500.00")] {
+                let value = if rng.below(50) == 0 { "1.00" } else { price }; // an occasional liar
+                let mut o = Observation {
+                    source: format!("s{i}"),
+                    symbol: symbol.into(),
+                    value: Some(value.into()),
+                    text: None,
+                    observed_at_ms: t,
+                    received_at_ms: t,
+                    signature: None,
+                };
+                o.signature = Some(sign(&keys[i], &o));
+                connector.observe(o);
+            }
+        }
+        let mut halt = Observation {
+            source: "s0".into(),
+            symbol: "halt".into(),
+            value: None,
+            text: Some(format!("notice {round}")),
+            observed_at_ms: t,
+            received_at_ms: t,
+            signature: None,
+        };
+        halt.signature = Some(sign(&keys[0], &halt));
+        connector.observe(halt);
+        let r = connector.round(t).await?;
+        assert_eq!(r.events.len(), 1, "round {round}");
+        for s in &r.symbols {
+            assert!(s.report.published().is_some(), "round {round}: {:?}", s.report.outcome);
+            decided += 1;
+        }
+        assert!(connector.tracked() <= SOURCES * 2, "round {round}: {} tracked", connector.tracked());
+    }
+    assert_eq!(decided, ROUNDS * 2);
+    assert_eq!(connector.tracked(), SOURCES * 2);
+    Ok(())
+}
