@@ -240,7 +240,7 @@ async fn connector_soak_many_sources_bounded_and_never_stuck() -> TestResult {
     let mut decided = 0;
     for round in 0..ROUNDS {
         let t = t0 + round * 1_000;
-        for i in 0..SOURCES {
+        for (i, key) in keys.iter().enumerate() {
             if rng.below(10) == 0 {
                 continue; // silent this round
             }
@@ -255,7 +255,7 @@ async fn connector_soak_many_sources_bounded_and_never_stuck() -> TestResult {
                     received_at_ms: t,
                     signature: None,
                 };
-                o.signature = Some(sign(&keys[i], &o));
+                o.signature = Some(sign(key, &o));
                 connector.observe(o);
             }
         }
