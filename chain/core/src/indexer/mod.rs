@@ -233,6 +233,18 @@ impl Indexer {
     /// row; errors that retrying cannot fix (a reorg below finality, corrupt state, a KV failure) end at once.
     pub async fn follow(&mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), IndexerError> {
         let mut failures = 0u32;
+        // The foundations' backoff: base · 2^(retry−1), capped, with jitter seeded by the chain id (deterministic
+        // per chain; indexers of different chains do not retry in lockstep).
+        let base_ms = u64::try_from(self.config.poll_interval.as_millis()).unwrap_or(u64::MAX).max(1);
+        let max_ms = u64::try_from(MAX_RETRY_DELAY.as_millis()).unwrap_or(u64::MAX);
+        let policy = aurum_ingest::RetryPolicy {
+            base_ms: base_ms.min(max_ms),
+            max_delay_ms: max_ms,
+            max_attempts: MAX_CONSECUTIVE_FAILURES,
+            jitter_percent: 25,
+            seed: None,
+        };
+        let mut backoff = aurum_ingest::Backoff::new(policy, self.chain_id);
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -247,7 +259,7 @@ impl Indexer {
                     if failures >= MAX_CONSECUTIVE_FAILURES {
                         return Err(e);
                     }
-                    Some(retry_delay(self.config.poll_interval, failures))
+                    Some(backoff.delay(failures))
                 }
                 Err(e) => return Err(e),
             };
@@ -562,17 +574,6 @@ fn log_range_end(chain_id: u64) -> Vec<u8> {
     let mut end = store::log_prefix(chain_id);
     end.push(0xff);
     end
-}
-
-/// Backoff before retry `attempt` (1-based): `base · 2^(attempt-1)`, capped at [`MAX_RETRY_DELAY`], with ±25%
-/// deterministic jitter derived from the attempt (several indexers restarted together do not retry in lockstep
-/// only if their bases differ; the jitter spreads their attempts within a round).
-fn retry_delay(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(MAX_RETRY_DELAY);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = 0.75 + f64::from(nanos % 500) / 1000.0;
-    exp.mul_f64(jitter)
 }
 
 /// Reads the final logs of `chain_id` after position `after` (block, log index; `None` = from the start), in
