@@ -421,24 +421,20 @@ pub fn to_csv(bars: &[Bar]) -> String {
     out.push('\n');
     for b in bars {
         let row = [
-            quote(&b.refiner),
-            quote(&b.serial),
+            csv::quote(&b.refiner),
+            csv::quote(&b.serial),
             b.year.to_string(),
             format_amount(b.gross_milli_oz, WEIGHT_SCALE),
             format_amount(u128::from(b.assay), ASSAY_SCALE),
             format_amount(b.fine_milli_oz, WEIGHT_SCALE),
-            quote(&b.vault),
+            csv::quote(&b.vault),
             b.status.as_str().to_string(),
-            quote(&b.allocation),
+            csv::quote(&b.allocation),
         ];
         out.push_str(&row.join(","));
         out.push('\n');
     }
     out
-}
-
-fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 #[cfg(test)]

@@ -144,6 +144,15 @@ pub fn parse(input: &str) -> Result<Vec<Record>, CsvError> {
     }
 }
 
+/// `field` as a CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a line break.
+pub fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
 /// A header row mapped to column positions, for reading records by column name.
 #[derive(Debug, Clone)]
 pub struct Header {

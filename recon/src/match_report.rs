@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::csv;
 use crate::matching::{BreakClass, Outcome};
+use crate::report::esc;
 
 /// Most breaks listed in the HTML page (the CSV and JSON carry all of them).
 pub const MAX_HTML_BREAKS: usize = 2_000;
@@ -33,14 +35,6 @@ pub struct MatchInputs {
     pub ledger_items: usize,
     /// Items on the statement.
     pub statement_items: usize,
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn matches_by_rule(o: &Outcome) -> BTreeMap<&str, usize> {
@@ -83,10 +77,10 @@ pub fn breaks_csv(o: &Outcome) -> String {
     for b in &o.breaks {
         let cells = [
             b.side.as_str().to_string(),
-            csv_cell(&b.ids.join(";")),
+            csv::quote(&b.ids.join(";")),
             b.class.as_str().to_string(),
-            csv_cell(&b.counterpart.join(";")),
-            csv_cell(&b.explanation),
+            csv::quote(&b.counterpart.join(";")),
+            csv::quote(&b.explanation),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');

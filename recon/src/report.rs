@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use aurum_ledger::decimal::format_amount;
 use serde_json::{Value, json};
 
+use crate::csv;
 use crate::threeway::{Finding, ThreeWay};
 
 /// Decimal places of token amounts (base units per ounce: 10^18).
@@ -85,12 +86,12 @@ pub fn findings_csv(r: &ThreeWay) -> String {
     for f in &r.findings {
         let cells = [
             f.class.as_str().to_string(),
-            csv_cell(&f.subject),
+            csv::quote(&f.subject),
             oz(f.expected),
             oz(f.found),
             oz(f.difference()),
             f.explained.to_string(),
-            csv_cell(&f.explanation),
+            csv::quote(&f.explanation),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');
@@ -98,11 +99,8 @@ pub fn findings_csv(r: &ThreeWay) -> String {
     out
 }
 
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
-fn esc(s: &str) -> String {
+/// `s` escaped for HTML text and attribute values.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -270,4 +268,26 @@ fn chart(r: &ThreeWay) -> String {
         );
     }
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ounces_print_exactly() {
+        assert_eq!(oz(0), "0.000");
+        assert_eq!(oz(1_000_000_000_000_000_000), "1.000");
+        assert_eq!(oz(1_500_000_000_000_000_000), "1.500");
+        assert_eq!(oz(1), "0.000000000000000001");
+        assert_eq!(oz(-2_123_400_000_000_000_000), "-2.1234");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv::quote("plain"), "plain");
+        assert_eq!(csv::quote("a,b"), "\"a,b\"");
+        assert_eq!(csv::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(esc("<a href=\"x\">&</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+    }
 }

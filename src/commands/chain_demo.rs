@@ -35,6 +35,8 @@ use aurum_ledger_node::engine::{Engine, EngineConfig};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use aurum_recon::report::oz;
+
 use super::Context;
 use super::ledger::open_engine;
 
@@ -641,10 +643,10 @@ impl Story<'_> {
             format!(
                 "the corrected statement reconciles at block {}: bars {} oz, supply {} oz = ledger wallets {} oz, custody {} oz; {} breaks, {} explained; minting allowed",
                 clean.result.block,
-                aurum_recon::report::oz(s.bars_fine),
-                aurum_recon::report::oz(s.supply),
-                aurum_recon::report::oz(s.ledger_on_chain),
-                aurum_recon::report::oz(s.ledger_custody),
+                oz(s.bars_fine),
+                oz(s.supply),
+                oz(s.ledger_on_chain),
+                oz(s.ledger_custody),
                 s.breaks,
                 s.explained
             ),
@@ -742,15 +744,6 @@ impl Story<'_> {
     }
 }
 
-/// Token base units as ounces, trailing zeros beyond 3 decimals dropped (exact: nothing is rounded).
-fn oz(base_units: i128) -> String {
-    let s = format_amount(base_units.unsigned_abs(), AUG_SCALE);
-    let (whole, frac) = s.split_once('.').expect("scale 18 has a fraction");
-    let trimmed = frac.trim_end_matches('0');
-    let frac = if trimmed.len() < 3 { &frac[..3] } else { trimmed };
-    format!("{}{whole}.{frac}", if base_units < 0 { "-" } else { "" })
-}
-
 /// A share in percent, for display only (never booked).
 fn percent(part: i128, whole: i128) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
@@ -768,15 +761,6 @@ fn meta(pairs: &[(&str, String)]) -> Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ounces_print_exactly() {
-        assert_eq!(oz(0), "0.000");
-        assert_eq!(oz(1_000_000_000_000_000_000), "1.000");
-        assert_eq!(oz(1_500_000_000_000_000_000), "1.500");
-        assert_eq!(oz(1), "0.000000000000000001");
-        assert_eq!(oz(-2_123_400_000_000_000_000), "-2.1234");
-    }
 
     #[test]
     fn bars_fine_weights_round_down_to_a_thousandth() {
