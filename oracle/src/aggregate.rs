@@ -73,6 +73,8 @@ pub enum DropReason {
         /// How far ahead.
         ahead_ms: i64,
     },
+    /// Beyond [`MAX_SOURCES_PER_ROUND`] sources this round (sources are taken in name order).
+    OverLimit,
     /// Too far from the median.
     Outlier {
         /// |value − median|, in base units.
@@ -222,7 +224,11 @@ impl Aggregator {
             }
         }
         let mut good: Vec<(String, i128)> = Vec::new();
-        for (source, o) in newest.into_iter().take(MAX_SOURCES_PER_ROUND) {
+        for (n, (source, o)) in newest.into_iter().enumerate() {
+            if n >= MAX_SOURCES_PER_ROUND {
+                dropped.push((source.to_string(), DropReason::OverLimit));
+                continue;
+            }
             let verdict = (|| {
                 self.keys.verify(o).map_err(|e: SignatureError| DropReason::BadSignature { detail: e.to_string() })?;
                 let text = o.value.as_deref().ok_or(DropReason::NoValue)?;

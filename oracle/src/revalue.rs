@@ -13,7 +13,6 @@ use aurum_ledger::{
     AccountId, AssetId, Command, CreateTransfer, Ledger, Metadata, TransferFlags, TransferId, decimal::format_amount,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// What to revalue and where to book it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,14 +102,12 @@ pub fn revalue(
         } else {
             (config.unrealised_account, config.revaluation_account)
         };
-        let id = {
-            let mut h = Sha256::new();
-            h.update(b"aurum/revaluation");
-            h.update(symbol.as_bytes());
-            h.update(round.to_be_bytes());
-            h.update(config.revaluation_account.to_be_bytes());
-            u128::from_be_bytes(h.finalize()[..16].try_into().expect("16 bytes")).max(1)
-        };
+        let id = aurum_chain::mirror::derive_id(&[
+            b"aurum/revaluation",
+            symbol.as_bytes(),
+            &round.to_be_bytes(),
+            &config.revaluation_account.to_be_bytes(),
+        ]);
         let metadata: Metadata = [
             ("memo", format!("mark-to-market of gold at {symbol} round {round}")),
             ("price", format_amount(price.unsigned_abs(), price_scale)),

@@ -28,7 +28,13 @@ struct Sources {
 
 impl Sources {
     fn new(n: usize) -> Sources {
-        let keys: Vec<SigningKey> = (0..n).map(|i| SigningKey::from_bytes(&[i as u8 + 1; 32])).collect();
+        let keys: Vec<SigningKey> = (0..n)
+            .map(|i| {
+                let mut seed = [7u8; 32];
+                seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                SigningKey::from_bytes(&seed)
+            })
+            .collect();
         let mut public = SourceKeys::new();
         for (i, k) in keys.iter().enumerate() {
             public.insert(&format!("s{i}"), k.verifying_key());
@@ -224,4 +230,18 @@ fn soak_many_sources_no_stuck_state_bounded_state() {
     assert_eq!(no_quorum, 6 * 20);
     assert_eq!(published, ROUNDS as usize - no_quorum);
     assert_eq!(std::mem::size_of_val(&a), state_size, "the aggregator's state is fixed-size: no per-round growth");
+}
+
+/// More sources than one round considers: the extra ones are dropped with a reason, never silently ignored.
+#[test]
+fn sources_beyond_the_per_round_limit_are_dropped_with_a_reason() {
+    use aurum_oracle::aggregate::MAX_SOURCES_PER_ROUND;
+    let n = MAX_SOURCES_PER_ROUND + 2;
+    let s = Sources::new(n);
+    let mut a = Aggregator::new(config(), s.public.clone());
+    let obs: Vec<Observation> = (0..n).map(|i| s.obs(i, "2650.00", NOW)).collect();
+    let r = a.round(&obs, NOW);
+    assert_eq!(r.used.len(), MAX_SOURCES_PER_ROUND);
+    assert_eq!(r.dropped.iter().filter(|(_, d)| *d == DropReason::OverLimit).count(), 2);
+    assert_eq!(r.used.len() + r.dropped.len(), n, "every observation accounted for");
 }
