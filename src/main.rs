@@ -52,6 +52,12 @@ enum Command {
     Oracle(commands::oracle::OracleCommand),
     /// Run the REST transaction API.
     Serve(commands::serve::ServeArgs),
+    /// Fraud and anomaly scoring: scan the journal, alerts, rules files, synthetic traffic.
+    #[command(subcommand)]
+    Risk(commands::risk::RiskCommand),
+    /// Benchmarks that measure a baseline in the same run.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
     /// Create, list and revoke API keys (while the server is stopped).
     #[command(subcommand, name = "api-key")]
     ApiKey(commands::serve::ApiKeyCommand),
@@ -60,8 +66,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
-    // Every command here opens the data directory: one process at a time.
-    let _lock = match ctx.lock_data_dir() {
+    // Every command but the benchmarks opens the data directory: one process at a time.
+    let needs_data_dir = !matches!(cli.command, Command::Bench(_));
+    let _lock = match needs_data_dir.then(|| ctx.lock_data_dir()).transpose() {
         Ok(lock) => lock,
         Err(err) => {
             eprintln!("error: {}", output::error_chain(&*err));
@@ -79,6 +86,8 @@ fn main() -> ExitCode {
         Command::Oracle(cmd) => commands::oracle::run(&ctx, cmd),
         Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::ApiKey(cmd) => commands::serve::run_api_key(&ctx, cmd),
+        Command::Risk(cmd) => commands::risk::run(&ctx, cmd),
+        Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

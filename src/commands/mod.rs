@@ -1,6 +1,7 @@
 //! The subcommands. Each is a thin layer: parse arguments, call a library, print.
 
 pub mod audit;
+pub mod bench;
 pub mod chain;
 mod chain_demo;
 pub mod demo;
@@ -10,6 +11,7 @@ mod ledger_demo;
 pub mod log;
 pub mod oracle;
 pub mod recon;
+pub mod risk;
 pub mod serve;
 
 use std::path::PathBuf;

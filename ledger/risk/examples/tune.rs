@@ -55,4 +55,6 @@ fn main() {
         e.seconds,
         data.events.len() as f64 / e.seconds
     );
+    let sp = aurum_risk::bench::speed(&data, Arc::new(RuleSet::default_rules()), &ScorerConfig::default());
+    println!("{sp:?}");
 }

@@ -25,6 +25,22 @@ pub const MAX_DEPTH: u32 = 16;
 /// Most trees accepted.
 pub const MAX_TREES: usize = 256;
 
+/// The model's verdict on one point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelScore {
+    /// In [0, 1]; higher is more anomalous.
+    pub score: f64,
+    /// Calibration bin of its raw mass (`None` before the first window completed).
+    bin: Option<usize>,
+}
+
+impl ModelScore {
+    /// A score for a point that was already learned (nothing left to reuse).
+    pub fn learned(score: f64) -> ModelScore {
+        ModelScore { score, bin: None }
+    }
+}
+
 /// Model settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HstConfig {
@@ -62,14 +78,31 @@ pub fn inputs(f: &FeatureVector) -> [f64; MODEL_DIMS] {
     ]
 }
 
+/// One node, packed so that a step down the tree touches one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Node {
+    /// Split value (internal nodes).
+    split_at: f32,
+    /// Split dimension (internal nodes).
+    dim: u8,
+    /// Mass of the last complete window.
+    reference: u32,
+    /// Mass of the window being counted.
+    latest: u32,
+}
+
+/// A complete binary tree in heap order (root 0, children 2i+1 and 2i+2).
 #[derive(Debug, Clone)]
 struct Tree {
-    /// Per internal node: split dimension and value.
-    split_dim: Vec<u8>,
-    split_at: Vec<f64>,
-    /// Per node (heap order, root 0): reference and latest mass.
-    reference: Vec<u32>,
-    latest: Vec<u32>,
+    nodes: Vec<Node>,
+}
+
+fn to_f32(x: &[f64; MODEL_DIMS]) -> [f32; MODEL_DIMS] {
+    let mut out = [0f32; MODEL_DIMS];
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = *v as f32;
+    }
+    out
 }
 
 /// The model.
@@ -106,8 +139,7 @@ impl HalfSpaceTrees {
                     lo[d] = s - 2.0 * r;
                     hi[d] = s + 2.0 * r;
                 }
-                let mut split_dim = vec![0u8; internal];
-                let mut split_at = vec![0f64; internal];
+                let mut nodes = vec![Node::default(); nodes];
                 // Depth-first over the complete tree, carrying each node's box.
                 let mut stack = vec![(0usize, lo, hi)];
                 while let Some((node, lo, hi)) = stack.pop() {
@@ -116,15 +148,15 @@ impl HalfSpaceTrees {
                     }
                     let d = rng.below(MODEL_DIMS as u64) as usize;
                     let mid = (lo[d] + hi[d]) / 2.0;
-                    split_dim[node] = d as u8;
-                    split_at[node] = mid;
+                    nodes[node].dim = d as u8;
+                    nodes[node].split_at = mid as f32;
                     let (mut left_hi, mut right_lo) = (hi, lo);
                     left_hi[d] = mid;
                     right_lo[d] = mid;
                     stack.push((2 * node + 1, lo, left_hi));
                     stack.push((2 * node + 2, right_lo, hi));
                 }
-                Tree { split_dim, split_at, reference: vec![0; nodes], latest: vec![0; nodes] }
+                Tree { nodes }
             })
             .collect();
         HalfSpaceTrees {
@@ -143,23 +175,42 @@ impl HalfSpaceTrees {
         self.config
     }
 
-    fn raw_mass(&self, x: &[f64; MODEL_DIMS]) -> f64 {
-        let internal = self.trees[0].split_dim.len();
+    fn internal_nodes(&self) -> usize {
+        (1usize << self.config.depth) - 1
+    }
+
+    /// Σ over trees of the reference mass at the deepest node of x's path that still holds
+    /// `size_limit`, times 2^depth. With `learn`, also counts x along its whole path in the latest
+    /// window — in the same walk (the score reads only reference masses, so it is unaffected).
+    fn walk(&mut self, x: &[f32; MODEL_DIMS], learn: bool) -> f64 {
+        let internal = self.internal_nodes();
+        let limit = self.size_limit;
         let mut total = 0.0;
-        for t in &self.trees {
+        for t in &mut self.trees {
+            let nodes = &mut t.nodes;
             let mut node = 0usize;
-            let mut depth = 0i32;
+            let mut depth = 0u32;
+            let mut scored = false;
             loop {
+                if learn {
+                    nodes[node].latest += 1;
+                }
                 let is_leaf = node >= internal;
                 let child = if is_leaf {
                     node
-                } else if x[t.split_dim[node] as usize] < t.split_at[node] {
+                } else if x[nodes[node].dim as usize] < nodes[node].split_at {
                     2 * node + 1
                 } else {
                     2 * node + 2
                 };
-                if is_leaf || t.reference[child] < self.size_limit {
-                    total += f64::from(t.reference[node]) * f64::powi(2.0, depth);
+                if !scored && (is_leaf || nodes[child].reference < limit) {
+                    total += f64::from(nodes[node].reference) * (1u64 << depth) as f64;
+                    scored = true;
+                    if !learn {
+                        break;
+                    }
+                }
+                if is_leaf {
                     break;
                 }
                 node = child;
@@ -169,6 +220,53 @@ impl HalfSpaceTrees {
         total
     }
 
+    fn raw_mass(&self, x: &[f32; MODEL_DIMS]) -> f64 {
+        let internal = self.internal_nodes();
+        let mut total = 0.0;
+        for t in &self.trees {
+            let nodes = &t.nodes;
+            let mut node = 0usize;
+            let mut depth = 0u32;
+            loop {
+                let is_leaf = node >= internal;
+                let child = if is_leaf {
+                    node
+                } else if x[nodes[node].dim as usize] < nodes[node].split_at {
+                    2 * node + 1
+                } else {
+                    2 * node + 2
+                };
+                if is_leaf || nodes[child].reference < self.size_limit {
+                    total += f64::from(nodes[node].reference) * (1u64 << depth) as f64;
+                    break;
+                }
+                node = child;
+                depth += 1;
+            }
+        }
+        total
+    }
+
+    /// Score `x` against the current reference, then learn it: one walk per tree instead of
+    /// two. Identical to [`HalfSpaceTrees::assess`] followed by [`HalfSpaceTrees::learn`].
+    pub fn score_and_learn(&mut self, x: &[f64; MODEL_DIMS]) -> f64 {
+        let xf = to_f32(x);
+        let mass = self.walk(&xf, true);
+        let score = if self.windows_done > 0 {
+            let bin = Self::bin_of(mass);
+            let denser: f64 = self.calibration[bin + 1..].iter().sum();
+            let score =
+                if self.calibration_total > 0.0 { (denser / self.calibration_total).clamp(0.0, 1.0) } else { 0.0 };
+            self.calibration[bin] += 1.0;
+            self.calibration_total += 1.0;
+            score
+        } else {
+            0.0
+        };
+        self.end_of_event();
+        score
+    }
+
     fn bin_of(mass: f64) -> usize {
         // log₂(1 + mass) over [0, 64): more than enough for 256 trees × 2^16 × 2^32.
         (((mass.ln_1p() / std::f64::consts::LN_2) * 2.0) as usize).min(CALIBRATION_BINS - 1)
@@ -176,39 +274,48 @@ impl HalfSpaceTrees {
 
     /// Score `x` in [0, 1] (higher: more anomalous) without learning from it.
     pub fn score(&self, x: &[f64; MODEL_DIMS]) -> f64 {
-        if self.windows_done == 0 || self.calibration_total <= 0.0 {
-            return 0.0;
-        }
-        let bin = Self::bin_of(self.raw_mass(x));
-        // Share of recent events that were in strictly denser places than this one.
-        let denser: f64 = self.calibration[bin + 1..].iter().sum();
-        (denser / self.calibration_total).clamp(0.0, 1.0)
+        self.assess(x).score
     }
 
-    /// Learn from `x` (count it in the latest window; roll windows).
-    pub fn learn(&mut self, x: &[f64; MODEL_DIMS]) {
+    /// Score `x` and keep what [`HalfSpaceTrees::learn`] needs to learn it without walking the
+    /// trees a second time.
+    pub fn assess(&self, x: &[f64; MODEL_DIMS]) -> ModelScore {
+        if self.windows_done == 0 {
+            return ModelScore { score: 0.0, bin: None };
+        }
+        let bin = Self::bin_of(self.raw_mass(&to_f32(x)));
+        // Share of recent events that were in strictly denser places than this one.
+        let denser: f64 = self.calibration[bin + 1..].iter().sum();
+        let score = if self.calibration_total > 0.0 { (denser / self.calibration_total).clamp(0.0, 1.0) } else { 0.0 };
+        ModelScore { score, bin: Some(bin) }
+    }
+
+    /// Learn from `x` (count it in the latest window; roll windows). `scored` is its assessment
+    /// against the current reference, if the caller has one.
+    pub fn learn(&mut self, x: &[f64; MODEL_DIMS], scored: Option<ModelScore>) {
         if self.windows_done > 0 {
-            let bin = Self::bin_of(self.raw_mass(x));
+            let bin = match scored.and_then(|s| s.bin) {
+                Some(bin) => bin,
+                None => Self::bin_of(self.raw_mass(&to_f32(x))),
+            };
             self.calibration[bin] += 1.0;
             self.calibration_total += 1.0;
         }
-        let internal = self.trees[0].split_dim.len();
-        for t in &mut self.trees {
-            let mut node = 0usize;
-            loop {
-                t.latest[node] += 1;
-                if node >= internal {
-                    break;
-                }
-                node = if x[t.split_dim[node] as usize] < t.split_at[node] { 2 * node + 1 } else { 2 * node + 2 };
-            }
-        }
+        let xf = to_f32(x);
+        self.walk(&xf, true);
+        self.end_of_event();
+    }
+
+    /// Count the event and roll the window when it is full.
+    fn end_of_event(&mut self) {
         self.in_window += 1;
         if self.in_window == self.config.window {
             for t in &mut self.trees {
-                std::mem::swap(&mut t.reference, &mut t.latest);
-                t.latest.iter_mut().for_each(|m| *m = 0);
-                debug_assert_eq!(t.reference[0], self.config.window);
+                for n in &mut t.nodes {
+                    n.reference = n.latest;
+                    n.latest = 0;
+                }
+                debug_assert_eq!(t.nodes[0].reference, self.config.window);
             }
             // Older calibration fades: each window halves the weight of what came before.
             self.calibration.iter_mut().for_each(|c| *c /= 2.0);
@@ -237,7 +344,7 @@ mod tests {
         assert_eq!(m.score(&crowd()), 0.0, "no reference yet");
         for _ in 0..2048 {
             let x = crowd();
-            m.learn(&x);
+            m.learn(&x, None);
         }
         let normal: f64 = (0..200).map(|_| m.score(&crowd())).sum::<f64>() / 200.0;
         let outlier = m.score(&[0.9; MODEL_DIMS]);
@@ -248,9 +355,19 @@ mod tests {
         let mut b = a.clone();
         for i in 0..200 {
             let x = [f64::from(i % 7) / 7.0; MODEL_DIMS];
-            a.learn(&x);
-            b.learn(&x);
+            a.learn(&x, None);
+            b.learn(&x, Some(b.assess(&x)));
         }
         assert_eq!(a.score(&[0.5; MODEL_DIMS]), b.score(&[0.5; MODEL_DIMS]));
+        // The fused walk is the same as score-then-learn.
+        let mut c = a.clone();
+        let mut d = a.clone();
+        for i in 0..300 {
+            let x = [f64::from((i * 7) % 11) / 11.0; MODEL_DIMS];
+            let fused = c.score_and_learn(&x);
+            let separate = d.score(&x);
+            d.learn(&x, None);
+            assert_eq!(fused, separate);
+        }
     }
 }

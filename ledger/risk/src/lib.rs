@@ -17,6 +17,7 @@
 //! The crate never touches money: features are `f64` evidence, amounts stay integer base units in
 //! [`TxEvent`], and thresholds are parsed exactly from decimal strings.
 
+pub mod bench;
 pub mod drift;
 pub mod error;
 pub mod eval;

@@ -17,7 +17,7 @@ use crate::drift::{DriftConfig, DriftMonitor};
 use crate::error::RiskError;
 use crate::event::TxEvent;
 use crate::features::{Feature, FeatureVector};
-use crate::hst::{self, HalfSpaceTrees, HstConfig};
+use crate::hst::{self, HalfSpaceTrees, HstConfig, ModelScore};
 use crate::profile::{self, AssetParams, Profile};
 use crate::rules::{Decision, RuleSet, Side};
 
@@ -81,6 +81,8 @@ pub struct Assessment {
     pub reasons: Vec<Reason>,
     /// The features the decision was made on.
     pub features: FeatureVector,
+    /// The model's verdict (kept so that observing does not walk the trees again).
+    pub model: ModelScore,
 }
 
 impl Assessment {
@@ -198,13 +200,24 @@ impl Scorer {
 
     /// Score a transfer against the current state, without learning from it.
     pub fn assess(&self, e: &TxEvent) -> Assessment {
-        let (params, code) = self.asset(e.asset);
+        let features = self.features(e);
+        let model = self.model.assess(&hst::inputs(&features));
+        self.decide(e, features, model)
+    }
+
+    /// The features of `e` against the current profiles (model score not yet filled in).
+    fn features(&self, e: &TxEvent) -> FeatureVector {
+        let (params, _) = self.asset(e.asset);
         let sender = self.profiles.get(&e.debit).unwrap_or(&self.empty);
         let receiver = self.profiles.get(&e.credit).unwrap_or(&self.empty);
-        let mut features = profile::compute(sender, receiver, e, &params);
-        let model_score = self.model.score(&hst::inputs(&features));
-        features.set(Feature::ModelScore, model_score);
+        profile::compute(sender, receiver, e, &params)
+    }
 
+    /// Rules, model contribution and policy, given the features and the model's verdict.
+    fn decide(&self, e: &TxEvent, mut features: FeatureVector, model: ModelScore) -> Assessment {
+        let (_, code) = self.asset(e.asset);
+        let model_score = model.score;
+        features.set(Feature::ModelScore, model_score);
         let rules = &self.rules;
         let mut score = 0.0;
         let mut reasons = Vec::new();
@@ -247,6 +260,7 @@ impl Scorer {
             alert: score >= rules.policy.alert_at,
             reasons,
             features,
+            model,
         }
     }
 
@@ -262,11 +276,17 @@ impl Scorer {
                 &fresh
             }
         };
+        // The assessment's model verdict is only reusable if the features are its own.
+        self.model.learn(&hst::inputs(&a.features), (a.transfer == e.id).then_some(a.model));
+        self.learn_rest(e, a);
+    }
+
+    /// Everything [`Scorer::observe`] learns except the model.
+    fn learn_rest(&mut self, e: &TxEvent, a: &Assessment) {
         let (params, code) = self.asset(e.asset);
         if code.is_none() {
             self.stats.unknown_asset_events += 1;
         }
-        self.model.learn(&hst::inputs(&a.features));
         self.drift.observe(&a.features);
         self.stats.observed += 1;
 
@@ -297,9 +317,12 @@ impl Scorer {
     }
 
     /// Assess, then observe: the journal stream's step for an applied transfer.
+    /// Identical to `assess` then `observe`, with one walk of the model's trees instead of two.
     pub fn process(&mut self, e: &TxEvent) -> Assessment {
-        let a = self.assess(e);
-        self.observe(e, Some(&a));
+        let features = self.features(e);
+        let score = self.model.score_and_learn(&hst::inputs(&features));
+        let a = self.decide(e, features, ModelScore::learned(score));
+        self.learn_rest(e, &a);
         a
     }
 
