@@ -54,7 +54,7 @@ impl World {
                 let wobble = [80u128, 95, 100, 105, 120][((day * 2 + k as u64) % 5) as usize];
                 let a = self.pay(
                     account,
-                    500 + u128::from((day + k as u64) % 4 == 0),
+                    500 + u128::from((day + k as u64).is_multiple_of(4)),
                     median * wobble / 100,
                     start + day * DAY + hour * HOUR + day * MIN,
                 );
