@@ -699,3 +699,42 @@ fn oracle_run_aggregates_signed_replayed_prices() {
     let topics = stdout(&aurum(d, &["--json", "log", "topics"]));
     assert!(topics.contains("oracle.rounds"), "{topics}");
 }
+
+#[test]
+fn risk_scans_the_journal_once_checks_rules_and_benchmarks() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "300", "--skip-chain"]));
+    let scan = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&stdout(&aurum(d, &["risk", "scan", "--json"]))).unwrap()
+    };
+    let first = scan(dir.path());
+    let transfers = first["transfers"].as_u64().unwrap();
+    assert!(transfers > 300, "{first}");
+    let alerts: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(dir.path(), &["risk", "alerts", "--json", "--limit", "1000"]))).unwrap();
+    assert_eq!(alerts["alerts"].as_array().unwrap().len() as u64, first["new_alerts"].as_u64().unwrap());
+    let again = scan(dir.path());
+    assert_eq!((again["transfers"].as_u64().unwrap(), again["new_alerts"].as_u64().unwrap()), (transfers, 0));
+
+    // A rules file with a mistake is refused with the rule and the column.
+    let bad = dir.path().join("bad.toml");
+    let rules = stdout(&aurum(dir.path(), &["risk", "default-rules"]));
+    std::fs::write(&bad, rules.replace("out_count_10m >= 5", "out_count_10m >= ")).unwrap();
+    let o = aurum(dir.path(), &["risk", "check-rules", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rule 1 (\"velocity_burst\"): when, column 19: expected a number"), "{err}");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, rules).unwrap();
+    assert!(stdout(&aurum(dir.path(), &["risk", "check-rules", good.to_str().unwrap()])).contains("valid; 8 rules"));
+
+    // The benchmark prints every pattern, the baseline and the ratio (a small population here).
+    let out = stdout(&aurum(
+        dir.path(),
+        &["bench", "risk", "--consumers", "1000", "--days", "30", "--incidents", "5", "--json"],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["patterns"].as_array().unwrap().len(), 8);
+    assert!(report["speed"]["baseline_events_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(report["speed"]["ratio"].as_f64().unwrap() > 0.0);
+}
