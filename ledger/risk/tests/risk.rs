@@ -428,3 +428,24 @@ fn the_journal_stream_alerts_exactly_once_across_a_restart() {
     assert_eq!(offsets.high_watermark, 5);
     assert_eq!(s.scorer().top(1, u64::MAX / 2)[0].0, 1, "the paying account ranks first");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
+
+    /// The condition parser and the rules-file parser refuse or accept any input; they never panic.
+    #[test]
+    fn parsers_never_panic(text in "[ -~\\n]{0,200}", words in proptest::collection::vec(
+        proptest::sample::select(vec!["amount", "amount_z", "and", "or", "not", "(", ")", ">=", "<", "==", "!=",
+            "1", "-2.5", "1e3", "fan_in_1h", "nope", "[policy]", "[[rule]]", "when = ", "\"", "=", "\n"]), 0..40)) {
+        let _ = aurum_risk::expr::parse(&text);
+        let _ = RuleSet::parse(&text, "fuzz");
+        let joined = words.join(" ");
+        if let Ok(c) = aurum_risk::expr::parse(&joined) {
+            // Whatever parses evaluates without panicking on any feature values.
+            let mut f = FeatureVector::default();
+            f.set(Feature::Amount, 1e300);
+            let _ = c.eval(&f);
+        }
+        let _ = RuleSet::parse(&joined, "fuzz");
+    }
+}
