@@ -45,7 +45,7 @@ features! {
     OutCount10m => "out_count_10m", "Sender's outflows in the last 10 minutes, this one included.";
     OutCount1h => "out_count_1h", "Sender's outflows in the last hour, this one included.";
     OutCount24h => "out_count_24h", "Sender's outflows in the last 24 hours, this one included.";
-    OutVsPeak1h => "out_1h_vs_peak", "Sender's outflows in the last hour divided by the most it had in any earlier clock hour (at least 1): velocity against its own history.";
+    OutVsPeak1h => "out_1h_vs_peak", "Sender's outflows in the last hour divided by the most it had in any clock hour that ended over an hour ago (at least 1): velocity against its own history.";
     OutSum1h => "out_sum_1h", "Sum of the sender's outflows in the last hour (major units), this one included.";
     HistoryCount => "history_count", "Sender's outflows before this one (lifetime).";
     NewCounterparty => "new_counterparty", "1 if the sender never transacted with the receiver before, else 0.";

@@ -89,11 +89,14 @@ pub struct Profile {
     active: bool,
     out_total: u64,
     in_total: u64,
-    /// Most outflows in any earlier clock hour (UTC), and the clock hour being counted now: the
-    /// current hour never counts towards its own baseline, so a burst cannot raise its own bar.
+    /// Most outflows in any clock hour (UTC) that ended more than an hour ago, the previous clock
+    /// hour's count, and the current one's: the sliding hour of `out_count_1h` overlaps at most
+    /// the current and the previous clock hour, so neither counts towards the baseline — a burst
+    /// (even one that straddles an hour boundary) cannot raise its own bar.
     peak_out_1h: u32,
     hour_index: u64,
     hour_outflows: u32,
+    previous_hour_outflows: u32,
     /// Forward-decayed sum of the risk attributed to this account (for the top-K ranking).
     pub risk: DecayedSum,
 }
@@ -210,7 +213,13 @@ impl Profile {
         self.out_total += 1;
         let hour = e.ts_ns / HOUR_NS;
         if hour != self.hour_index {
-            self.peak_out_1h = self.peak_out_1h.max(self.hour_outflows);
+            if hour == self.hour_index + 1 {
+                self.peak_out_1h = self.peak_out_1h.max(self.previous_hour_outflows);
+                self.previous_hour_outflows = self.hour_outflows;
+            } else {
+                self.peak_out_1h = self.peak_out_1h.max(self.previous_hour_outflows).max(self.hour_outflows);
+                self.previous_hour_outflows = 0;
+            }
             self.hour_index = hour;
             self.hour_outflows = 0;
         }

@@ -226,6 +226,8 @@ pub struct Rule {
     pub side: Side,
     /// Its condition.
     pub condition: Condition,
+    /// The condition as written in the file.
+    pub when: String,
     /// Its score when it fires.
     pub score: f64,
     /// Restricted to one asset code, if set.
@@ -350,6 +352,7 @@ impl RuleSet {
             }
             unit_interval("score", r.score).map_err(at)?;
             let condition = expr::parse(&r.when).map_err(|e| at(format!("when, {e}")))?;
+            let when = r.when.clone();
             let reason = parse_template(&r.reason).map_err(|e| at(format!("reason {e}")))?;
             if !r.enabled {
                 continue;
@@ -359,6 +362,7 @@ impl RuleSet {
                 pattern: r.pattern,
                 side: r.side,
                 condition,
+                when,
                 score: r.score,
                 asset: r.asset,
                 reason,

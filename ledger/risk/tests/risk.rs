@@ -85,6 +85,12 @@ fn velocity_burst_fires_on_a_burst_but_not_on_a_payroll_account_that_always_burs
     assert!(a.reasons[0].text.contains("transfers out within 10 minutes"), "{}", a.reasons[0].text);
     assert_eq!(a.decision, Decision::Hold, "0.8 ≥ hold_at 0.75");
 
+    // A burst that straddles a clock hour: the previous hour does not become its own baseline.
+    let day = w.history(2, 4_000, T0);
+    let start = day + 11 * HOUR - 90 * S;
+    let fired: Vec<_> = (0..6u64).map(|k| rules_fired(&w.pay(2, 500, 4_000, start + k * 30 * S)).len()).collect();
+    assert_eq!(fired, vec![0, 0, 0, 0, 1, 1], "straddling 11:00");
+
     // Control: an employer whose payroll is a burst of 20 every fortnight.
     for cycle in 0..3u64 {
         let t = T0 + cycle * 14 * DAY;
