@@ -31,6 +31,9 @@ fn demo_runs_end_to_end_and_is_exactly_once_across_runs() {
     }
     assert!(first["audit"]["first_divergence"].is_null(), "{}", first["audit"]);
     assert_eq!(first["audit"]["final_digest"], first["audit"]["live_digest"]);
+    // Risk scoring saw every transfer of the journal (the day's trades are journal entries, its
+    // payments and holds transfers).
+    assert!(first["risk"]["transfers"].as_u64().unwrap() > 50, "{}", first["risk"]);
     // The substrate projection.
     let projection = &first["projection"];
     assert_eq!(projection["applied_this_run"], 3000);
@@ -680,7 +683,10 @@ fn oracle_run_aggregates_signed_replayed_prices() {
     // forger src2 is dropped (bad signature) every time.
     let published: Vec<&serde_json::Value> = rounds.iter().filter(|r| r["outcome"]["status"] == "published").collect();
     assert!(!published.is_empty(), "{out}");
-    assert!(published.iter().all(|r| r["used"] == 2 && r["dropped"].as_u64().unwrap() >= 1), "{out}");
+    // The forger is never used; it is dropped whenever its replayed row has arrived (on a loaded
+    // machine the first round may run before it has).
+    assert!(published.iter().all(|r| r["used"] == 2), "{out}");
+    assert!(published.iter().any(|r| r["dropped"].as_u64().unwrap() >= 1), "{out}");
     let no_quorum = rounds.iter().filter(|r| r["outcome"]["status"] == "no_quorum").count();
     assert!(
         published
@@ -703,17 +709,24 @@ fn oracle_run_aggregates_signed_replayed_prices() {
 #[test]
 fn risk_scans_the_journal_once_checks_rules_and_benchmarks() {
     let dir = tempfile::tempdir().unwrap();
-    stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "300", "--skip-chain"]));
-    let scan = |d: &Path| -> serde_json::Value {
-        serde_json::from_str(&stdout(&aurum(d, &["risk", "scan", "--json"]))).unwrap()
-    };
-    let first = scan(dir.path());
-    let transfers = first["transfers"].as_u64().unwrap();
-    assert!(transfers > 300, "{first}");
+    // The demo scores its journal (and alerts); a later scan rescores it and alerts nothing twice.
+    let demo: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "300", "--skip-chain"])))
+            .unwrap();
+    let transfers = demo["risk"]["transfers"].as_u64().unwrap();
+    let alerted = demo["risk"]["new_alerts"].as_u64().unwrap();
+    assert!(transfers > 50, "{}", demo["risk"]);
     let alerts: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["risk", "alerts", "--json", "--limit", "1000"]))).unwrap();
-    assert_eq!(alerts["alerts"].as_array().unwrap().len() as u64, first["new_alerts"].as_u64().unwrap());
-    let again = scan(dir.path());
+    let alerts = alerts["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len() as u64, alerted);
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["alert"]["source"] == "journal" && !a["alert"]["reasons"].as_array().unwrap().is_empty())
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(dir.path(), &["risk", "scan", "--json"]))).unwrap();
     assert_eq!((again["transfers"].as_u64().unwrap(), again["new_alerts"].as_u64().unwrap()), (transfers, 0));
 
     // A rules file with a mistake is refused with the rule and the column.

@@ -4,7 +4,9 @@
 //! 2. Tokenized gold on a local Anvil (see `chain_demo`): bars, reserve attestation, mints, trades,
 //!    a freeze and wipe, a redemption, with the indexer and the mirror keeping the ledger in step.
 //! 3. The replay-based audit of the signed journal, over everything the ledger journalled.
-//! 4. The substrate: payment events are appended durably to a partitioned topic of the log, and a
+//! 4. Risk scoring over the journal: every transfer scored against per-account profiles, rules and
+//!    the anomaly model; alerts appended to `risk.alerts` exactly once across runs.
+//! 5. The substrate: payment events are appended durably to a partitioned topic of the log, and a
 //!    projection folds them into balances in the KV store, writing each batch of balances together
 //!    with the log offsets it consumed in one atomic KV write. Re-running never double counts: the
 //!    projection resumes from the offsets stored beside the balances (exactly once across
@@ -138,14 +140,22 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
     if !ctx.json {
         println!("== audit ==");
         println!("{report}");
-        println!("== substrate: log -> KV projection ==");
     }
     if let Some(d) = &report.first_divergence {
         return Err(format!("the audit found a divergence at block {}: {}", d.seq, d.kind.as_str()).into());
     }
+    eprintln!("[risk] scoring every transfer of the journal...");
+    let risk = super::risk::scan_journal(ctx, aurum_risk::RuleSet::default_rules(), 3)?;
+    if !ctx.json {
+        println!("== risk scoring ==");
+        super::risk::print_scan(&risk);
+        println!("== substrate: log -> KV projection ==");
+    }
     let projection = run_projection(ctx, &args)?;
     if ctx.json {
-        print_json(&json!({"ledger": day, "chain": chain, "audit": report.to_json_value(), "projection": projection}));
+        print_json(
+            &json!({"ledger": day, "chain": chain, "audit": report.to_json_value(), "risk": risk, "projection": projection}),
+        );
     }
     Ok(())
 }

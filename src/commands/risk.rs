@@ -157,8 +157,13 @@ pub fn run(ctx: &Context, cmd: RiskCommand) -> CliResult {
     }
 }
 
-fn scan(ctx: &Context, args: RulesArg) -> CliResult {
-    let rules = load_rules(args.rules.as_ref())?;
+/// Score the journal (exactly-once alerts) and summarise: blocks, transfers, new alerts, the
+/// decisions the policy would have taken, the riskiest accounts.
+pub fn scan_journal(
+    ctx: &Context,
+    rules: RuleSet,
+    top_k: usize,
+) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
     let log = open_log(ctx)?;
     let scorer = Scorer::new(Arc::new(rules), ScorerConfig::default());
     let mut stream = RiskStream::open(scorer, log.clone(), log)?;
@@ -173,15 +178,33 @@ fn scan(ctx: &Context, args: RulesArg) -> CliResult {
         alerts += r.alerts;
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let top = stream.scorer().top(args.top, now);
+    let top: Vec<_> = stream
+        .scorer()
+        .top(top_k, now)
+        .iter()
+        .map(|(a, v)| json!({"account": a.to_string(), "risk": (v * 1000.0).round() / 1000.0}))
+        .collect();
+    let stats = stream.scorer().stats();
+    Ok(json!({"blocks": blocks, "transfers": transfers, "new_alerts": alerts, "profiles": stats.profiles, "top": top}))
+}
+
+/// Print a scan summary.
+pub fn print_scan(summary: &serde_json::Value) {
+    println!(
+        "scored {} transfers in {} journal blocks ({} account profiles); {} new alerts in risk.alerts",
+        summary["transfers"], summary["blocks"], summary["profiles"], summary["new_alerts"]
+    );
+    for t in summary["top"].as_array().into_iter().flatten() {
+        println!("  riskiest: account {:>24}  risk {}", t["account"].as_str().unwrap_or_default(), t["risk"]);
+    }
+}
+
+fn scan(ctx: &Context, args: RulesArg) -> CliResult {
+    let summary = scan_journal(ctx, load_rules(args.rules.as_ref())?, args.top)?;
     if ctx.json {
-        let top: Vec<_> = top.iter().map(|(a, v)| json!({"account": a.to_string(), "risk": v})).collect();
-        print_json(&json!({"blocks": blocks, "transfers": transfers, "new_alerts": alerts, "top": top}));
+        print_json(&summary);
     } else {
-        println!("scanned {blocks} blocks, {transfers} transfers; {alerts} new alerts in risk.alerts");
-        for (account, risk) in top {
-            println!("  account {account:>24}  risk {risk:.3}");
-        }
+        print_scan(&summary);
     }
     Ok(())
 }

@@ -3,13 +3,21 @@
 //!
 //! Settings come from, in order of precedence: flags, environment variables, a TOML config file
 //! (`--config` / `AURUM_CONFIG`), built-in defaults. Config file keys: `addr`, `max_body_bytes`,
-//! `max_batch_items`, `rate_limit_per_sec`, `rate_limit_burst_secs`, `log_filter`.
+//! `max_batch_items`, `rate_limit_per_sec`, `rate_limit_burst_secs`, `log_filter`, `risk`,
+//! `risk_rules`, `risk_webhook`.
+//!
+//! Risk scoring at admission is **on by default** with the built-in rules: every transfer created
+//! through the API is scored, held for review or refused (docs/risk-api.md). `--no-risk` (or
+//! `risk = false`) turns it off; `--risk-rules <file>` (`AURUM_RISK_RULES`) uses a rules file that
+//! the server reloads when it changes; `--risk-webhook <url>` (`AURUM_RISK_WEBHOOK`, plain
+//! `http://`) POSTs every alert as Slack-compatible JSON. With risk off, the rules and webhook
+//! settings are ignored (with a note on stderr).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use aurum_api::auth::{KeyStore, Scope};
-use aurum_api::config::ServerConfig;
+use aurum_api::config::{RiskSettings, ServerConfig};
 use clap::{Args, Subcommand};
 use serde::Deserialize;
 use serde_json::json;
@@ -44,6 +52,18 @@ pub struct ServeArgs {
     /// Mount the load benchmark's baseline route (POST /v1/_bench/noop).
     #[arg(long, hide = true)]
     pub bench_routes: bool,
+    /// Score every transfer at admission: allow, hold for review, or refuse [default: on].
+    #[arg(long, overrides_with = "no_risk")]
+    pub risk: bool,
+    /// Turn risk scoring at admission off.
+    #[arg(long, overrides_with = "risk")]
+    pub no_risk: bool,
+    /// Risk rules file (TOML; reloaded when it changes) [default: the built-in rules].
+    #[arg(long, env = "AURUM_RISK_RULES")]
+    pub risk_rules: Option<PathBuf>,
+    /// POST every risk alert to this URL as Slack-compatible JSON (plain http://).
+    #[arg(long, env = "AURUM_RISK_WEBHOOK")]
+    pub risk_webhook: Option<String>,
 }
 
 /// The config file.
@@ -56,6 +76,9 @@ struct FileConfig {
     rate_limit_per_sec: Option<u32>,
     rate_limit_burst_secs: Option<u32>,
     log_filter: Option<String>,
+    risk: Option<bool>,
+    risk_rules: Option<PathBuf>,
+    risk_webhook: Option<String>,
 }
 
 /// Build the server configuration from flags, environment, file and defaults.
@@ -72,6 +95,19 @@ pub fn server_config(
         None => FileConfig::default(),
     };
     let d = ServerConfig::default();
+    let risk_on = if args.no_risk { false } else { args.risk || file.risk.unwrap_or(true) };
+    let rules_file = args.risk_rules.clone().or(file.risk_rules);
+    let webhook_url = args.risk_webhook.clone().or(file.risk_webhook);
+    let risk = if risk_on {
+        Some(RiskSettings { rules_file, webhook_url, ..RiskSettings::default() })
+    } else {
+        if rules_file.is_some() || webhook_url.is_some() {
+            eprintln!(
+                "aurum: risk scoring is off (--no-risk or risk = false): the risk rules and webhook settings are ignored"
+            );
+        }
+        None
+    };
     Ok(ServerConfig {
         addr: args.addr.or(file.addr).unwrap_or(d.addr),
         data_dir: ctx.data_dir.clone(),
@@ -88,6 +124,7 @@ pub fn server_config(
         log_filter: Some(args.log_filter.clone().or(file.log_filter).unwrap_or_else(|| "info".to_string())),
         bench_routes: args.bench_routes,
         print_bootstrap_token: true,
+        risk,
     })
 }
 
@@ -96,6 +133,16 @@ pub fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let config = server_config(ctx, &args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     eprintln!("aurum: serving the REST API on http://{} (data in {})", config.addr, config.data_dir.display());
+    match &config.risk {
+        None => eprintln!("aurum: risk scoring at admission is off"),
+        Some(r) => eprintln!(
+            "aurum: risk scoring at admission is on ({} rules{})",
+            r.rules_file.as_ref().map_or_else(|| "built-in".to_string(), |p| p.display().to_string()),
+            r.webhook_url
+                .as_deref()
+                .map_or_else(String::new, |u| format!(", alerts to {}", aurum_api::config::redact_url(u)))
+        ),
+    }
     runtime.block_on(aurum_api::server::serve(config, shutdown_signal()))?;
     eprintln!("aurum: stopped; every acknowledged request is durable");
     Ok(())

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aurum_ledger::MAX_BATCH_COMMANDS;
 
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     pub bench_routes: bool,
     /// Print the bootstrap admin token to stdout when one is created (the first start).
     pub print_bootstrap_token: bool,
+    /// Risk scoring at admission (`None`: off; the risk routes answer 404 `risk_disabled`).
+    pub risk: Option<RiskSettings>,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +72,83 @@ impl Default for ServerConfig {
             log_filter: Some(DEFAULT_LOG_FILTER.to_string()),
             bench_routes: false,
             print_bootstrap_token: true,
+            risk: None,
         }
+    }
+}
+
+/// Timeout of one webhook request.
+pub const WEBHOOK_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Delay before the first retry of a failed webhook delivery (then doubling, with jitter).
+pub const WEBHOOK_RETRY_BASE_DELAY: Duration = Duration::from_millis(250);
+/// Longest delay between two attempts to deliver one alert.
+pub const WEBHOOK_MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// Most alerts the webhook takes from the log per poll.
+pub const WEBHOOK_BATCH_ALERTS: usize = 100;
+/// How long one poll of the alerts topic waits for a new alert before checking for shutdown.
+pub const WEBHOOK_POLL_WAIT: Duration = Duration::from_millis(500);
+/// Longest reviewer note on a release or void, in bytes.
+pub const MAX_REVIEW_NOTE_BYTES: usize = 1024;
+/// Largest `k` of `GET /v1/risk/top` (the scorer keeps at most its configured `top_k`).
+pub const MAX_TOP_K: usize = 1000;
+
+/// Limits of the alert webhook, with units in the names. `Default` gives the constants above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookLimits {
+    /// Timeout of one request.
+    pub request_timeout: Duration,
+    /// Delay before the first retry.
+    pub retry_base_delay: Duration,
+    /// Cap on the delay between attempts.
+    pub max_retry_delay: Duration,
+    /// Most alerts taken per poll.
+    pub batch_alerts: usize,
+    /// Longest wait of one poll for new alerts (bounds how long shutdown waits for the task).
+    pub poll_wait: Duration,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> Self {
+        WebhookLimits {
+            request_timeout: WEBHOOK_REQUEST_TIMEOUT,
+            retry_base_delay: WEBHOOK_RETRY_BASE_DELAY,
+            max_retry_delay: WEBHOOK_MAX_RETRY_DELAY,
+            batch_alerts: WEBHOOK_BATCH_ALERTS,
+            poll_wait: WEBHOOK_POLL_WAIT,
+        }
+    }
+}
+
+/// Risk scoring at admission (see `crate::risk`).
+#[derive(Clone, Default)]
+pub struct RiskSettings {
+    /// The rules file, watched for changes; `None`: the built-in rules
+    /// (`aurum_risk::RuleSet::default_rules()`), which never change while the server runs.
+    pub rules_file: Option<PathBuf>,
+    /// Where alerts are POSTed (Slack-compatible JSON); `None`: alerts only go to the
+    /// `risk.alerts` topic. Treated as a secret (a Slack webhook URL is one): never logged whole.
+    pub webhook_url: Option<String>,
+    /// Scorer settings that shape its state (model, ranking, drift windows, profile limit).
+    pub scorer: aurum_risk::ScorerConfig,
+    /// Limits of the webhook.
+    pub webhook: WebhookLimits,
+}
+
+/// The URL without its path and query (`https://hooks.slack.com/…`): what logs and Debug show.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host); // never user:password@
+    if scheme.is_empty() { format!("{host}/…") } else { format!("{scheme}://{host}/…") }
+}
+
+impl std::fmt::Debug for RiskSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RiskSettings")
+            .field("rules_file", &self.rules_file)
+            .field("webhook_url", &self.webhook_url.as_deref().map(redact_url))
+            .field("scorer", &self.scorer)
+            .field("webhook", &self.webhook)
+            .finish()
     }
 }

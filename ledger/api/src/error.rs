@@ -4,8 +4,9 @@
 //! `detail`, and the extension members `code` (a stable machine code: for ledger rejections
 //! exactly `ResultCode::as_str()`, with the number in `result_code`), `field` (a JSON pointer into
 //! the request body, or the name of the path or query parameter at fault) and, for batches,
-//! `results` (one entry per item). The codes are listed in [`REQUEST_ERROR_CODES`] and in the
-//! README's "REST API" section.
+//! `results` (one entry per item), and for a transfer refused by risk scoring `risk` (its score,
+//! decision and reasons). The codes are listed in [`REQUEST_ERROR_CODES`], in the README's
+//! "REST API" section and, for the risk codes, in docs/risk-api.md.
 
 use aurum_ledger::ResultCode;
 use aurum_ledger_node::engine::EngineError;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::OVERLOADED_RETRY_AFTER_SECS;
+use crate::risk::RiskView;
 
 /// Media type of every error body.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -47,6 +49,9 @@ pub struct Problem {
     /// For batch requests: what became of each item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<Vec<ItemResult>>,
+    /// For `risk_rejected`: the assessment that refused the transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskView>,
 }
 
 /// What became of one item of a batch (or one command): the ledger's outcome.
@@ -69,6 +74,11 @@ pub struct ItemResult {
     pub amount: Option<String>,
     /// The id was seen before with the same fields: this is its first outcome, returned again.
     pub replayed: bool,
+    /// Transfers, with risk scoring on: the assessment that governs this transfer (made by this
+    /// request, or the stored one of a held transfer); absent when risk scoring is off and on a
+    /// replay of a transfer that was not held (the ledger returned its first outcome).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskView>,
 }
 
 /// Codes of request errors (not ledger rejections), with their status; the README documents them.
@@ -87,10 +97,15 @@ pub const REQUEST_ERROR_CODES: &[(&str, u16)] = &[
     ("api_key_not_found", 404),
     ("no_balance_at_that_point", 404),
     ("recon_not_found", 404),
+    ("review_not_found", 404),
+    ("risk_disabled", 404),
     ("method_not_allowed", 405),
     ("idempotency_key_reused", 409),
     ("idempotency_key_in_use", 409),
     ("audit_running", 409),
+    ("review_not_open", 409),
+    ("risk_held", 409),
+    ("risk_rules_built_in", 409),
     ("body_too_large", 413),
     ("unsupported_media_type", 415),
     ("missing_field", 422),
@@ -106,6 +121,8 @@ pub const REQUEST_ERROR_CODES: &[(&str, u16)] = &[
     ("batch_empty", 422),
     ("batch_too_large", 422),
     ("too_many_api_keys", 422),
+    ("risk_rejected", 422),
+    ("risk_rules_invalid", 422),
     ("account_keeps_no_history", 422),
     ("rate_limited", 429),
     ("internal_error", 500),
@@ -347,6 +364,33 @@ pub enum ApiError {
     IdempotencyKeyInUse,
     /// An audit is already running.
     AuditRunning,
+    /// Risk scoring refused the transfer (score at or above the policy's `reject_at`); the ledger
+    /// never saw it.
+    RiskRejected {
+        /// For a batch, the item (`/transfers/3`).
+        field: Option<String>,
+        /// The assessment.
+        risk: Box<RiskView>,
+    },
+    /// Risk scoring is not enabled on this server.
+    RiskDisabled,
+    /// The review was already released, voided, expired or failed.
+    ReviewNotOpen {
+        /// Its state, and who closed it.
+        detail: String,
+    },
+    /// A client tried to post a transfer that is held for risk review.
+    RiskHeld {
+        /// Which transfer.
+        detail: String,
+    },
+    /// A rules file (reloaded on request) is invalid; the rules in force stay.
+    RulesInvalid {
+        /// The parse error, naming the rule and the column.
+        detail: String,
+    },
+    /// The server runs the built-in rules: there is no file to reload.
+    RulesBuiltIn,
     /// The ledger rejected the command (or, for batches, a command of it).
     Ledger {
         /// The result code.
@@ -388,9 +432,14 @@ impl ApiError {
             ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::IdempotencyKeyReused | ApiError::IdempotencyKeyInUse | ApiError::AuditRunning => {
-                StatusCode::CONFLICT
-            }
+            ApiError::IdempotencyKeyReused
+            | ApiError::IdempotencyKeyInUse
+            | ApiError::AuditRunning
+            | ApiError::ReviewNotOpen { .. }
+            | ApiError::RiskHeld { .. }
+            | ApiError::RulesBuiltIn => StatusCode::CONFLICT,
+            ApiError::RiskDisabled => StatusCode::NOT_FOUND,
+            ApiError::RiskRejected { .. } | ApiError::RulesInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Field { .. }
@@ -430,6 +479,12 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
             ApiError::AuditRunning => "audit_running",
+            ApiError::RiskRejected { .. } => "risk_rejected",
+            ApiError::RiskDisabled => "risk_disabled",
+            ApiError::ReviewNotOpen { .. } => "review_not_open",
+            ApiError::RiskHeld { .. } => "risk_held",
+            ApiError::RulesInvalid { .. } => "risk_rules_invalid",
+            ApiError::RulesBuiltIn => "risk_rules_built_in",
             ApiError::Ledger { code, .. } => code.as_str(),
             ApiError::Overloaded => "engine_overloaded",
             ApiError::Unavailable(_) => "engine_unavailable",
@@ -472,6 +527,12 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "Idempotency-Key reused with a different body",
             ApiError::IdempotencyKeyInUse => "Idempotency-Key in use",
             ApiError::AuditRunning => "Audit already running",
+            ApiError::RiskRejected { .. } => "Refused by risk scoring",
+            ApiError::RiskDisabled => "Risk scoring is disabled",
+            ApiError::ReviewNotOpen { .. } => "Review is not open",
+            ApiError::RiskHeld { .. } => "Transfer held for risk review",
+            ApiError::RulesInvalid { .. } => "Invalid risk rules",
+            ApiError::RulesBuiltIn => "Built-in risk rules",
             ApiError::Ledger { code, .. } => ledger_title(*code),
             ApiError::Overloaded => "Ledger engine overloaded",
             ApiError::Unavailable(_) => "Ledger engine unavailable",
@@ -495,7 +556,26 @@ impl ApiError {
             | ApiError::InvalidQuery { detail, .. }
             | ApiError::NotFound { detail, .. }
             | ApiError::NoHistory { detail }
-            | ApiError::Unprocessable { detail, .. } => detail.clone(),
+            | ApiError::Unprocessable { detail, .. }
+            | ApiError::ReviewNotOpen { detail }
+            | ApiError::RiskHeld { detail }
+            | ApiError::RulesInvalid { detail } => detail.clone(),
+            ApiError::RiskRejected { field, risk } => {
+                let rules: Vec<&str> = risk.reasons.iter().map(|r| r.rule.as_str()).collect();
+                format!(
+                    "{} refused by risk scoring: score {:.4} is at or above the reject threshold ({}); the ledger did \
+                     not see it",
+                    field.as_deref().map_or_else(|| "the transfer was".to_string(), |f| format!("item {f} was")),
+                    risk.score,
+                    if rules.is_empty() { "no rule named".to_string() } else { rules.join(", ") }
+                )
+            }
+            ApiError::RiskDisabled => {
+                "risk scoring is not enabled on this server (aurum serve --risk, or ServerConfig::risk)".into()
+            }
+            ApiError::RulesBuiltIn => {
+                "the server runs the built-in rules; start it with a rules file (--risk-rules) to reload rules".into()
+            }
             ApiError::ReservedMetadataKey { .. } => {
                 "metadata keys starting with 'aurum.' are reserved for the server".into()
             }
@@ -535,7 +615,9 @@ impl ApiError {
             ApiError::BatchEmpty { field } | ApiError::BatchTooLarge { field, .. } => Some(field.to_string()),
             ApiError::NotFound { field, .. } => Some(field.to_string()),
             ApiError::InvalidQuery { field, .. } => field.clone(),
-            ApiError::Ledger { field, .. } => field.clone(),
+            ApiError::Ledger { field, .. } | ApiError::RiskRejected { field, .. } => field.clone(),
+            ApiError::ReviewNotOpen { .. } => Some("transfer_id".to_string()),
+            ApiError::RiskHeld { .. } => Some("id".to_string()),
             _ => None,
         }
     }
@@ -555,6 +637,10 @@ impl ApiError {
             field: self.field_name(),
             results: match self {
                 ApiError::Ledger { results, .. } => results.clone(),
+                _ => None,
+            },
+            risk: match self {
+                ApiError::RiskRejected { risk, .. } => Some((**risk).clone()),
                 _ => None,
             },
             code,

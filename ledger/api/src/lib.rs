@@ -3,7 +3,9 @@
 //! Modules (see each for details):
 //! - `server`, `routes`, `error`, `idempotency`, `openapi`, `config`: the HTTP surface;
 //! - `auth`, `ratelimit`, `metrics`, `logging`: API keys with scopes, per-key rate limits,
-//!   Prometheus metrics, structured JSON logs with request ids.
+//!   Prometheus metrics, structured JSON logs with request ids;
+//! - `risk`: risk scoring at admission (allow, hold for review, reject), review records, alerts
+//!   and their webhook (routes in `routes::risk`).
 
 pub mod auth;
 pub mod bench_route;
@@ -14,8 +16,9 @@ pub mod logging;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod risk;
 pub mod routes;
 pub mod server;
 
-pub use config::ServerConfig;
+pub use config::{RiskSettings, ServerConfig, WebhookLimits};
 pub use server::{AppState, RunningServer, ServeError, router, serve, start};

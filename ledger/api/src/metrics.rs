@@ -4,12 +4,13 @@
 //! fixed list and a status code, so label cardinality is bounded: at most [`MAX_ROUTES`] templates
 //! (extra ones fold into [`OVERFLOW_ROUTE`]) × [`METHODS`] × the statuses actually returned. The hot
 //! path (`record_request`) takes a read lock on the route map and a short per-(route, method) mutex.
-//! Engine figures come from [`EngineStats`], read at render time.
+//! Engine figures come from [`EngineStats`], read at render time. With risk scoring on, the risk
+//! series ([`RiskMetrics`]) follow: decisions, alerts, webhook deliveries, scoring latency.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use aurum_ledger_node::stats::EngineStats;
@@ -50,10 +51,113 @@ impl Series {
 /// One series per method, indexed like [`METHODS`].
 type RouteSeries = [Series; METHODS.len()];
 
+/// Upper bounds of the risk scoring latency buckets, in microseconds (1 µs … 5 ms; +Inf implicit).
+pub const SCORING_BUCKETS_US: [u64; 11] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 5_000];
+/// Decisions, in the order of the `decision` label values.
+const DECISIONS: [&str; 3] = ["allow", "hold", "reject"];
+/// Webhook delivery results, in the order of the `result` label values: delivered (2xx), failed
+/// (an attempt that will be retried), skipped (an alert that retention removed before delivery,
+/// or one that does not decode).
+pub const WEBHOOK_RESULTS: [&str; 3] = ["delivered", "failed", "skipped"];
+
+/// Counters of risk scoring at admission (rendered only once [`RiskMetrics::enable`] was called).
+#[derive(Debug)]
+pub struct RiskMetrics {
+    enabled: AtomicBool,
+    decisions: [AtomicU64; DECISIONS.len()],
+    alerts: AtomicU64,
+    webhook: [AtomicU64; WEBHOOK_RESULTS.len()],
+    scoring_buckets: [AtomicU64; SCORING_BUCKETS_US.len() + 1],
+    scoring_sum_ns: AtomicU64,
+}
+
+impl RiskMetrics {
+    fn new() -> RiskMetrics {
+        RiskMetrics {
+            enabled: AtomicBool::new(false),
+            decisions: std::array::from_fn(|_| AtomicU64::new(0)),
+            alerts: AtomicU64::new(0),
+            webhook: std::array::from_fn(|_| AtomicU64::new(0)),
+            scoring_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            scoring_sum_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Render the risk series from now on (the server calls it when risk scoring is on).
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Count one decision.
+    pub fn decision(&self, d: aurum_risk::Decision) {
+        let i = match d {
+            aurum_risk::Decision::Allow => 0,
+            aurum_risk::Decision::Hold => 1,
+            aurum_risk::Decision::Reject => 2,
+        };
+        self.decisions[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count alerts appended to the alerts topic.
+    pub fn alerts(&self, n: u64) {
+        self.alerts.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count `n` webhook outcomes of one result (one of [`WEBHOOK_RESULTS`]).
+    pub fn webhook(&self, result: &str, n: u64) {
+        let i = WEBHOOK_RESULTS.iter().position(|r| *r == result).unwrap_or(WEBHOOK_RESULTS.len() - 1);
+        self.webhook[i].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Record scoring latencies, in nanoseconds, one per assessed transfer.
+    pub fn scored(&self, latencies_ns: &[u64]) {
+        for &ns in latencies_ns {
+            let b = SCORING_BUCKETS_US.iter().position(|&b| ns <= b * 1000).unwrap_or(SCORING_BUCKETS_US.len());
+            self.scoring_buckets[b].fetch_add(1, Ordering::Relaxed);
+            self.scoring_sum_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let name = "aurum_risk_decisions_total";
+        header(out, name, "counter", "Transfers scored at admission, by the policy's decision.");
+        for (d, c) in DECISIONS.iter().zip(&self.decisions) {
+            let _ = writeln!(out, "{name}{{decision=\"{d}\"}} {}", c.load(Ordering::Relaxed));
+        }
+        let name = "aurum_risk_alerts_total";
+        header(out, name, "counter", "Risk alerts appended to the risk.alerts topic.");
+        let _ = writeln!(out, "{name} {}", self.alerts.load(Ordering::Relaxed));
+        let name = "aurum_risk_webhook_deliveries_total";
+        header(out, name, "counter", "Alert webhook attempts by result (failed attempts are retried).");
+        for (r, c) in WEBHOOK_RESULTS.iter().zip(&self.webhook) {
+            let _ = writeln!(out, "{name}{{result=\"{r}\"}} {}", c.load(Ordering::Relaxed));
+        }
+        let name = "aurum_risk_scoring_seconds";
+        header(out, name, "histogram", "Time to score one transfer at admission, in seconds.");
+        let mut cumulative = 0;
+        let buckets: Vec<(String, u64)> = SCORING_BUCKETS_US
+            .iter()
+            .map(|&b| fmt_seconds_us(b))
+            .chain(std::iter::once("+Inf".to_owned()))
+            .zip(&self.scoring_buckets)
+            .map(|(le, c)| {
+                cumulative += c.load(Ordering::Relaxed);
+                (le, cumulative)
+            })
+            .collect();
+        let sum = fmt_f64(self.scoring_sum_ns.load(Ordering::Relaxed) as f64 / 1e9);
+        histogram(out, name, "", &buckets, &sum, cumulative);
+    }
+}
+
 /// The server's metrics. `Send + Sync`; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Metrics {
     routes: RwLock<HashMap<String, Arc<RouteSeries>>>,
+    risk: RiskMetrics,
 }
 
 impl Default for Metrics {
@@ -65,7 +169,12 @@ impl Default for Metrics {
 impl Metrics {
     /// Empty metrics.
     pub fn new() -> Metrics {
-        Metrics { routes: RwLock::new(HashMap::new()) }
+        Metrics { routes: RwLock::new(HashMap::new()), risk: RiskMetrics::new() }
+    }
+
+    /// The risk scoring counters.
+    pub fn risk(&self) -> &RiskMetrics {
+        &self.risk
     }
 
     /// Record one HTTP request: the route TEMPLATE (e.g. `/v1/accounts/{id}`; use a fixed name such as
@@ -148,6 +257,7 @@ impl Metrics {
         let name = "aurum_journal_fsync_seconds";
         header(&mut out, name, "histogram", "Journal append and fsync time per block, in seconds.");
         histogram(&mut out, name, "", &with_inf(buckets, count), &fmt_f64(sum_us as f64 / 1e6), count);
+        self.risk.render(&mut out);
         out
     }
 }
@@ -405,6 +515,38 @@ mod tests {
         assert_eq!(b.last().unwrap().1, 3.0);
         let sum = find(&samples, "aurum_journal_fsync_seconds_sum", &[])[0].value;
         assert!((sum - 0.20094).abs() < 1e-12, "{sum}");
+    }
+
+    #[test]
+    fn risk_series_render_once_enabled() {
+        let m = Metrics::new();
+        m.risk().decision(aurum_risk::Decision::Hold);
+        assert!(!m.render(&EngineStats::default()).contains("aurum_risk_"), "off until enabled");
+        m.risk().enable();
+        m.risk().decision(aurum_risk::Decision::Allow);
+        m.risk().decision(aurum_risk::Decision::Allow);
+        m.risk().alerts(3);
+        m.risk().webhook("failed", 1);
+        m.risk().webhook("delivered", 1);
+        m.risk().scored(&[800, 3_000, 9_000_000]);
+        let (samples, types) = parse(&m.render(&EngineStats::default()));
+        for (name, kind) in [
+            ("aurum_risk_decisions_total", "counter"),
+            ("aurum_risk_alerts_total", "counter"),
+            ("aurum_risk_webhook_deliveries_total", "counter"),
+            ("aurum_risk_scoring_seconds", "histogram"),
+        ] {
+            assert_eq!(types.iter().filter(|(n, k)| n == name && k == kind).count(), 1, "{name}");
+        }
+        assert_eq!(find(&samples, "aurum_risk_decisions_total", &[("decision", "allow")])[0].value, 2.0);
+        assert_eq!(find(&samples, "aurum_risk_decisions_total", &[("decision", "hold")])[0].value, 1.0);
+        assert_eq!(find(&samples, "aurum_risk_decisions_total", &[("decision", "reject")])[0].value, 0.0);
+        assert_eq!(find(&samples, "aurum_risk_alerts_total", &[])[0].value, 3.0);
+        assert_eq!(find(&samples, "aurum_risk_webhook_deliveries_total", &[("result", "failed")])[0].value, 1.0);
+        let b = check_histogram(&samples, "aurum_risk_scoring_seconds", &[]);
+        assert_eq!(b[0], (0.000001, 1.0), "800 ns is within 1 µs");
+        assert_eq!(b.iter().find(|(le, _)| *le == 0.000005).unwrap().1, 2.0);
+        assert_eq!(b.last().unwrap().1, 3.0, "9 ms only in +Inf");
     }
 
     #[test]

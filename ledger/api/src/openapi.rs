@@ -8,7 +8,7 @@ use axum::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, admin, assets, entries, ops, recon, transfers};
+use crate::routes::{accounts, admin, assets, entries, ops, recon, risk, transfers};
 
 struct BearerAuth;
 
@@ -47,13 +47,17 @@ with a stable `code` (ledger rejections: the ledger result code's name plus `res
         ops::trial_balance, ops::head, ops::run_audit, ops::audit_status, ops::healthz, ops::readyz, ops::metrics,
         recon::latest, recon::latest_html, recon::latest_csv,
         admin::create_key, admin::list_keys, admin::revoke_key,
+        risk::assess, risk::list_reviews, risk::get_review, risk::release, risk::void, risk::alerts, risk::top,
+        risk::drift, risk::rules, risk::reload_rules,
     ),
-    components(schemas(crate::error::Problem, crate::error::ItemResult, crate::routes::BatchResponse)),
+    components(schemas(crate::error::Problem, crate::error::ItemResult, crate::routes::BatchResponse,
+        crate::risk::RiskView, crate::risk::ReasonView)),
     tags(
         (name = "assets"), (name = "accounts"), (name = "transfers"), (name = "entries"),
         (name = "ledger", description = "Trial balance, journal head, audit"),
         (name = "recon", description = "The last reconciliation's reports and the mint gate"),
         (name = "admin", description = "API keys (admin scope)"),
+        (name = "risk", description = "Risk scoring at admission: reviews of held transfers, alerts, riskiest accounts, drift, rules (404 `risk_disabled` when off)"),
         (name = "ops", description = "Health, readiness, metrics (no authentication)"),
     )
 )]

@@ -2,6 +2,8 @@
 //!
 //! Middleware, outermost first: request id and JSON access log (`logging`), body limit, metrics
 //! (by route template), then — on `/v1` routes only — authentication, scope and rate limit.
+//! Background tasks: the idempotency sweeper and, with risk scoring on, the rules-file poller and
+//! the alert webhook; all stop before the engine closes.
 //! Nothing is acknowledged before the engine's durable callback: handlers await a oneshot that the
 //! writer thread completes once the block holding their commands is in the journal. On shutdown
 //! the listener stops accepting, in-flight requests finish (and so every acknowledged one is
@@ -30,6 +32,7 @@ use crate::error::ApiError;
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::risk::RiskState;
 use crate::routes::{self, Caller};
 
 /// Why the server could not start or stopped with an error.
@@ -59,6 +62,12 @@ pub enum ServeError {
     /// Serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
+    /// A setting is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Risk scoring could not start (bad rules file, unreadable journal, KV failure).
+    #[error("risk scoring: {0}")]
+    Risk(#[from] aurum_risk::RiskError),
 }
 
 /// The result of the last audit run through `POST /v1/audit`.
@@ -93,25 +102,51 @@ struct Inner {
     audit: Mutex<AuditState>,
     max_body_bytes: usize,
     max_batch_items: usize,
+    /// Risk scoring at admission, when on.
+    risk: Option<Arc<RiskState>>,
+    /// Dropped with the last handle on the state: `run` waits for it before closing the engine.
+    released: tokio::sync::watch::Sender<()>,
 }
 
 impl AppState {
-    /// State over an open engine and key store.
+    /// State over an open engine and key store, risk scoring off.
     pub fn new(engine: Engine, keys: KeyStore, config: &ServerConfig) -> AppState {
+        AppState::with_risk(engine, keys, config, None)
+    }
+
+    /// State over an open engine and key store, with risk scoring if `risk` is given (see
+    /// [`RiskState::open`]).
+    pub fn with_risk(engine: Engine, keys: KeyStore, config: &ServerConfig, risk: Option<RiskState>) -> AppState {
         let max_batch_items = config.max_batch_items.clamp(1, aurum_ledger::MAX_BATCH_COMMANDS);
+        let metrics = Metrics::new();
+        if risk.is_some() {
+            metrics.risk().enable();
+        }
         AppState {
             inner: Arc::new(Inner {
                 idempotency: IdempotencyStore::new(engine.db().clone()),
                 engine,
                 keys,
                 limiter: RateLimiter::new(config.default_rate_limit_per_sec, config.rate_limit_burst_secs),
-                metrics: Metrics::new(),
+                metrics,
                 assets: RwLock::new(HashMap::new()),
                 audit: Mutex::new(AuditState::default()),
                 max_body_bytes: config.max_body_bytes,
                 max_batch_items,
+                risk: risk.map(Arc::new),
+                released: tokio::sync::watch::Sender::new(()),
             }),
         }
+    }
+
+    /// Risk scoring, if on.
+    pub fn risk(&self) -> Option<&Arc<RiskState>> {
+        self.inner.risk.as_ref()
+    }
+
+    /// Risk scoring, or 404 `risk_disabled`.
+    pub fn risk_enabled(&self) -> Result<&Arc<RiskState>, ApiError> {
+        self.risk().ok_or(ApiError::RiskDisabled)
     }
 
     /// The engine.
@@ -186,12 +221,26 @@ impl AppState {
     }
 }
 
-/// The scope a request needs: `/v1/admin/*` and `POST /v1/audit` need admin; other reads need
-/// read; other writes need write.
+/// Routes whose POST needs admin besides `/v1/admin/*`: an audit, and the risk reviewer's and
+/// operator's actions.
+const ADMIN_POSTS: [&str; 4] = [
+    "/v1/audit",
+    "/v1/risk/reviews/{transfer_id}/release",
+    "/v1/risk/reviews/{transfer_id}/void",
+    "/v1/risk/rules/reload",
+];
+
+/// The scope a request needs: `/v1/admin/*`, `POST /v1/audit` and the risk reviews' release and
+/// void and the rules reload need admin; other reads — and `POST /v1/risk/assess`, a dry run that
+/// changes nothing — need read; other writes need write.
 pub fn required_scope(method: &Method, route: &str) -> Scope {
-    if route.starts_with("/v1/admin/") || route == "/v1/admin" || (route == "/v1/audit" && method == Method::POST) {
+    if route.starts_with("/v1/admin/")
+        || route == "/v1/admin"
+        || (method == Method::POST && ADMIN_POSTS.contains(&route))
+    {
         Scope::Admin
-    } else if method == Method::GET || method == Method::HEAD {
+    } else if method == Method::GET || method == Method::HEAD || (method == Method::POST && route == "/v1/risk/assess")
+    {
         Scope::Read
     } else {
         Scope::Write
@@ -259,7 +308,7 @@ pub fn router(state: AppState) -> Router {
 
 fn router_with(state: AppState, bench_routes: bool) -> Router {
     use axum::routing::{delete, get, post};
-    use routes::{accounts, admin, assets, entries, ops, recon, transfers};
+    use routes::{accounts, admin, assets, entries, ops, recon, risk, transfers};
 
     let v1 = Router::new()
         .route("/v1/assets", post(assets::create).get(assets::list))
@@ -283,6 +332,16 @@ fn router_with(state: AppState, bench_routes: bool) -> Router {
         .route("/v1/recon/latest", get(recon::latest))
         .route("/v1/recon/latest/report.html", get(recon::latest_html))
         .route("/v1/recon/latest/breaks.csv", get(recon::latest_csv))
+        .route("/v1/risk/assess", post(risk::assess))
+        .route("/v1/risk/reviews", get(risk::list_reviews))
+        .route("/v1/risk/reviews/{transfer_id}", get(risk::get_review))
+        .route("/v1/risk/reviews/{transfer_id}/release", post(risk::release))
+        .route("/v1/risk/reviews/{transfer_id}/void", post(risk::void))
+        .route("/v1/risk/alerts", get(risk::alerts))
+        .route("/v1/risk/top", get(risk::top))
+        .route("/v1/risk/drift", get(risk::drift))
+        .route("/v1/risk/rules", get(risk::rules))
+        .route("/v1/risk/rules/reload", post(risk::reload_rules))
         .route("/v1/admin/api-keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/api-keys/{id}", delete(admin::revoke_key));
     // The load benchmark's baseline: the same stack (auth, rate limit, metrics, logging, JSON
@@ -346,6 +405,9 @@ struct Opened {
 }
 
 async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
+    if let Some(url) = config.risk.as_ref().and_then(|r| r.webhook_url.as_deref()) {
+        crate::risk::webhook::check_url(url).map_err(ServeError::Config)?;
+    }
     let dir = config.data_dir.clone();
     let engine_dir = dir.clone();
     let (engine, _report) =
@@ -355,10 +417,58 @@ async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
             .map_err(|source| ServeError::Engine { dir: dir.display().to_string(), source })?;
     let keys = KeyStore::open(engine.db().clone())?;
     let bootstrap = keys.bootstrap()?;
+    let risk = match &config.risk {
+        None => None,
+        Some(settings) => {
+            let (engine, settings) = (engine.clone(), settings.clone());
+            let risk = tokio::task::spawn_blocking(move || RiskState::open(&engine, &settings))
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+            tracing::info!(
+                rules = %risk.rules_info().source,
+                replayed_transfers = risk.replayed_transfers(),
+                reviews = risk.reviews().len(),
+                webhook = risk.webhook().map(|(url, _)| crate::config::redact_url(url)).as_deref().unwrap_or("none"),
+                "risk scoring at admission is on"
+            );
+            Some(risk)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
-    Ok(Opened { state: AppState::new(engine, keys, config), listener, bootstrap })
+    Ok(Opened { state: AppState::with_risk(engine, keys, config, risk), listener, bootstrap })
+}
+
+/// Longest wait at shutdown for connection tasks to drop their handles on the state.
+const STATE_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Start the risk tasks (rules-file poller, alert webhook), if risk scoring is on; they stop when
+/// `stop` turns true.
+fn spawn_risk_tasks(state: &AppState, stop: &tokio::sync::watch::Sender<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(risk) = state.risk() else { return Vec::new() };
+    let mut tasks = Vec::new();
+    if risk.has_rules_file() {
+        let (risk, mut stop) = (risk.clone(), stop.subscribe());
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(aurum_risk::reload::RULES_POLL_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await; // the first tick is immediate: the rules were just loaded
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        let risk = risk.clone();
+                        let _ = tokio::task::spawn_blocking(move || risk.poll_rules_file()).await;
+                    }
+                    () = crate::risk::webhook::stopped(&mut stop) => return,
+                }
+            }
+        }));
+    }
+    if risk.webhook().is_some() {
+        tasks.push(tokio::spawn(crate::risk::webhook::run(state.clone(), stop.subscribe())));
+    }
+    tasks
 }
 
 async fn run(
@@ -369,14 +479,29 @@ async fn run(
 ) -> Result<(), ServeError> {
     let app = router_with(state.clone(), bench_routes);
     let sweeper = tokio::spawn(state.idempotency().clone().sweep_periodically());
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let risk_tasks = spawn_risk_tasks(&state, &stop);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     let _ = sweeper.await; // its store handle is dropped before the engine closes
+    // The webhook holds the log and the state: it must be gone before the engine closes. It stops
+    // within one poll wait (an alert being retried is delivered again after the restart).
+    let _ = stop.send(true);
+    for task in risk_tasks {
+        let _ = task.await;
+    }
     served?;
     // Every connection has finished: every acknowledged command is durable. Close the engine
-    // (the writer drains its queue and exits when the last handle is dropped).
+    // (the writer drains its queue and exits when the last handle is dropped). axum returns once
+    // the connections are closed, but a connection task may still be dropping its handle on the
+    // state: wait for the last one, so that the engine below is the last handle and closing it
+    // releases the data directory before `shutdown` returns (a restart can open it at once).
     let engine = state.engine().clone();
+    let mut released = state.inner.released.subscribe();
     drop(state);
+    if tokio::time::timeout(STATE_RELEASE_TIMEOUT, released.changed()).await.is_err() {
+        tracing::warn!("a request handler still holds the server state; the ledger closes when it ends");
+    }
     tokio::task::spawn_blocking(move || drop(engine)).await.map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     Ok(())
 }

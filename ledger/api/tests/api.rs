@@ -1,6 +1,10 @@
 //! The REST API over real HTTP on loopback: every route, every error code, auth and scopes, rate
 //! limits, idempotency, atomic and independent batches, many concurrent clients, graceful shutdown,
-//! and live responses validated against /openapi.json.
+//! and live responses validated against /openapi.json. Risk scoring at admission: `api/risk.rs`
+//! (a module of this one test binary).
+
+#[path = "api/risk.rs"]
+mod risk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -811,6 +815,16 @@ async fn live_responses_match_the_openapi_document() {
         "/v1/audit",
         "/v1/admin/api-keys",
         "/v1/admin/api-keys/{id}",
+        "/v1/risk/assess",
+        "/v1/risk/reviews",
+        "/v1/risk/reviews/{transfer_id}",
+        "/v1/risk/reviews/{transfer_id}/release",
+        "/v1/risk/reviews/{transfer_id}/void",
+        "/v1/risk/alerts",
+        "/v1/risk/top",
+        "/v1/risk/drift",
+        "/v1/risk/rules",
+        "/v1/risk/rules/reload",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -917,6 +931,7 @@ async fn a_full_engine_queue_answers_503_engine_overloaded() {
         ..EngineConfig::default()
     };
     let (engine, _) = Engine::open(Arc::new(vfs.clone()), std::path::Path::new("/aurum"), engine_config).unwrap();
+    let probe = engine.clone();
     let keys = aurum_api::auth::KeyStore::open(engine.db().clone()).unwrap();
     let admin = keys.bootstrap().unwrap().expect("a fresh store bootstraps").token;
     let config = ServerConfig { log_filter: None, ..ServerConfig::default() };
@@ -950,10 +965,26 @@ async fn a_full_engine_queue_answers_503_engine_overloaded() {
     assert_problem(&first, 503, "engine_overloaded");
     let retry: u64 = first.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!(retry >= 1);
+    // Each request is either refused (answered at once) or accepted (in flight, waiting for the
+    // stuck fsync). Release the disk only once every request is one or the other: on a loaded
+    // machine a client may not even have sent its request yet, and after the release it would
+    // find a drained queue and be accepted.
+    let mut refused = 1;
+    let in_flight = || probe.stats().in_flight_requests.load(std::sync::atomic::Ordering::Relaxed) as u32;
+    let deadline = tokio::time::Instant::now() + wait;
+    while refused + in_flight() < REQUESTS {
+        match tokio::time::timeout(std::time::Duration::from_millis(10), rx.recv()).await {
+            Ok(Some((_, r))) => {
+                assert_problem(&r, 503, "engine_overloaded");
+                refused += 1;
+            }
+            Ok(None) => panic!("every request answers"),
+            Err(_) => assert!(tokio::time::Instant::now() < deadline, "requests still undecided"),
+        }
+    }
 
     drop(release);
     let mut created = vec![];
-    let mut refused = 1;
     while let Some((i, r)) = tokio::time::timeout(wait, rx.recv()).await.expect("every request answers") {
         match r.status {
             201 => created.push(i),

@@ -44,6 +44,9 @@ pub async fn create(State(state): State<AppState>, body: ApiJson<CreateAssetRequ
     let outcome = state.submit(vec![Command::CreateAsset(command)]).await?[0];
     if outcome.code.is_ok() {
         state.remember_asset(&req.code, (AssetId(req.id), req.scale));
+        if let Some(risk) = state.risk() {
+            risk.register_asset(req.id, &req.code, req.scale);
+        }
     }
     Ok(single_outcome(&outcome, CommandKind::Asset, || {
         let view =

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod model;
 pub mod ops;
 pub mod recon;
+pub mod risk;
 pub mod transfers;
 
 use aurum_ledger::{AccountId, Outcome, ResultCode};
@@ -90,6 +91,7 @@ pub fn item_results(ids: &[u128], outcomes: &[Outcome], scales: &[u8]) -> Vec<It
             timestamp_ns: o.timestamp.0,
             amount: o.amount.map(|a| aurum_ledger::decimal::format_amount(a, *scale)),
             replayed: o.replayed,
+            risk: None,
         })
         .collect()
 }
@@ -114,7 +116,23 @@ pub fn batch_outcome(
     outcomes: &[Outcome],
     scales: &[u8],
 ) -> Response {
-    let results = item_results(ids, outcomes, scales);
+    batch_outcome_with_risk(atomic, array, kind, ids, outcomes, scales, Vec::new())
+}
+
+/// [`batch_outcome`] with each item's risk assessment (`risk[i]` for item `i`; missing: none).
+pub fn batch_outcome_with_risk(
+    atomic: bool,
+    array: &str,
+    kind: CommandKind,
+    ids: &[u128],
+    outcomes: &[Outcome],
+    scales: &[u8],
+    risk: Vec<Option<crate::risk::RiskView>>,
+) -> Response {
+    let mut results = item_results(ids, outcomes, scales);
+    for (item, r) in results.iter_mut().zip(risk) {
+        item.risk = r;
+    }
     if !atomic {
         return json(StatusCode::OK, &BatchResponse { atomic, results });
     }

@@ -1,5 +1,7 @@
 //! `/v1/transfers`: create one, create a batch (atomic or independent), get, list, and post or
-//! void a pending transfer.
+//! void a pending transfer. With risk scoring on, creates go through [`crate::risk::admit`]
+//! first (allow, hold as pending for review, or refuse with `risk_rejected`), and a transfer held
+//! for review cannot be posted by the client.
 
 use std::collections::HashMap;
 
@@ -17,14 +19,16 @@ use utoipa::{IntoParams, ToSchema};
 use crate::config::LIST_SCAN_BUDGET_ITEMS;
 use crate::error::{ApiError, CommandKind, PROBLEM_CONTENT_TYPE, Problem, json_response};
 use crate::idempotency::{Lookup, StoredResponse, header_key};
+use crate::risk::review::{Resolution, ResolutionAction, ReviewState, ReviewStore};
+use crate::risk::{self, Candidate, RiskView, blocking, now_ns};
 use crate::routes::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::model::{
     API_KEY_METADATA_KEY, DecimalString, Id, MetadataIn, PendingStateJson, TransferKindJson, TransferView,
     client_metadata, parse_id,
 };
 use crate::routes::{
-    BatchResponse, Caller, account_filter, batch_outcome, json, mark_replayed, movement_cursor, page_limit,
-    single_outcome,
+    BatchResponse, Caller, account_filter, batch_outcome, batch_outcome_with_risk, json, mark_replayed,
+    movement_cursor, page_limit, single_outcome,
 };
 use crate::server::AppState;
 
@@ -130,7 +134,8 @@ pub fn with_api_key(mut metadata: Metadata, caller: &Caller) -> Metadata {
     metadata
 }
 
-fn asset_missing(code: &str, field: String) -> ApiError {
+/// 422 `asset_not_found` for an unknown asset code in a body.
+pub fn asset_missing(code: &str, field: String) -> ApiError {
     ApiError::Ledger {
         code: ResultCode::AssetNotFound,
         field: Some(field),
@@ -211,11 +216,17 @@ fn created_view(c: &CreateTransfer, code: &str, scale: u8, outcome: &Outcome) ->
 }
 
 /// Create a transfer. A retry with the same id and fields returns the first response (status and
-/// body) with `Idempotent-Replayed: true`; the same id with other fields is 409.
+/// body) with `Idempotent-Replayed: true`; the same id with other fields is 409. With risk scoring
+/// on, a held transfer is created pending (`kind: pending`, metadata `aurum.risk: held`) for a
+/// reviewer, a refused one is 422 `risk_rejected`, and the `Aurum-Risk-*` headers carry the
+/// decision that governs the transfer.
 #[utoipa::path(post, path = "/v1/transfers", tag = "transfers", request_body = CreateTransferRequest,
     security(("bearer" = [])),
-    responses((status = 201, description = "Applied (or replayed), as created", body = TransferView),
-        (status = "4XX", description = "Problem (a ledger rejection carries `result_code`)", body = Problem, content_type = "application/problem+json"),
+    responses((status = 201, description = "Applied (or replayed), as created", body = TransferView,
+            headers(("Aurum-Risk-Decision" = String, description = "With risk scoring on: `allow` or `hold` (absent on the replay of a transfer that was not held)"),
+                ("Aurum-Risk-Score" = String, description = "Its score in [0, 1], 4 decimals"),
+                ("Aurum-Risk-Rules" = String, description = "The rules that fired, comma-separated (absent if none)"))),
+        (status = "4XX", description = "Problem (a ledger rejection carries `result_code`; `risk_rejected` carries `risk`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Engine overloaded (Retry-After) or stopped", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -226,10 +237,31 @@ pub async fn create(
     let (asset, scale) =
         state.asset_by_code(&req.asset).await?.ok_or_else(|| asset_missing(&req.asset, "/asset".into()))?;
     let command = transfer_command(&req, (asset, scale), &caller, "", false)?;
-    let outcome = state.submit(vec![Command::CreateTransfer(command.clone())]).await?[0];
-    Ok(single_outcome(&outcome, CommandKind::Transfer, || {
-        json(StatusCode::CREATED, &created_view(&command, &req.asset, scale, &outcome))
-    }))
+    let Some(risk) = state.risk().cloned() else {
+        let outcome = state.submit(vec![Command::CreateTransfer(command.clone())]).await?[0];
+        return Ok(single_outcome(&outcome, CommandKind::Transfer, || {
+            json(StatusCode::CREATED, &created_view(&command, &req.asset, scale, &outcome))
+        }));
+    };
+    let candidate = Candidate { command, asset_code: req.asset.clone(), scale };
+    let admission = risk::admit(&state, &risk, vec![candidate], &caller, None).await?;
+    let outcome = state.submit(admission.commands().to_vec()).await?[0];
+    let view = risk::after_apply(&state, &risk, &admission, &[outcome]).await.remove(0);
+    let mut response = single_outcome(&outcome, CommandKind::Transfer, || {
+        json(StatusCode::CREATED, &created_view(admission.transfer(0), &req.asset, scale, &outcome))
+    });
+    if let Some(view) = view {
+        with_risk_headers(&mut response, &view);
+    }
+    Ok(response)
+}
+
+fn with_risk_headers(response: &mut Response, view: &RiskView) {
+    for (name, value) in view.headers() {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
 }
 
 /// Answer from a stored idempotent response.
@@ -317,15 +349,32 @@ pub async fn batch(
             let c = transfer_command(t, asset, &caller, &format!("/transfers/{i}"), req.atomic && i < last)?;
             ids.push(t.id.0);
             scales.push(asset.1);
-            commands.push(Command::CreateTransfer(c));
+            commands.push(c);
         }
-        let outcomes = state.submit(commands).await?;
-        Ok((batch_outcome(req.atomic, "transfers", CommandKind::Transfer, &ids, &outcomes, &scales), true))
+        let Some(risk) = state.risk().cloned() else {
+            let outcomes = state.submit(commands.into_iter().map(Command::CreateTransfer).collect()).await?;
+            return Ok((batch_outcome(req.atomic, "transfers", CommandKind::Transfer, &ids, &outcomes, &scales), true));
+        };
+        let candidates = commands
+            .into_iter()
+            .zip(&req.transfers)
+            .zip(&scales)
+            .map(|((command, t), &scale)| Candidate { command, asset_code: t.asset.clone(), scale })
+            .collect();
+        // A refused item refuses the request before the ledger sees it (nothing is stored under
+        // the Idempotency-Key: a retry is scored again).
+        let admission = risk::admit(&state, &risk, candidates, &caller, Some("transfers")).await?;
+        let outcomes = state.submit(admission.commands().to_vec()).await?;
+        let views = risk::after_apply(&state, &risk, &admission, &outcomes).await;
+        let response =
+            batch_outcome_with_risk(req.atomic, "transfers", CommandKind::Transfer, &ids, &outcomes, &scales, views);
+        Ok((response, true))
     })
     .await
 }
 
-fn path_transfer(id: &str, field: &str) -> Result<TransferId, ApiError> {
+/// A transfer id from the path, or 400 naming `field`.
+pub fn path_transfer(id: &str, field: &str) -> Result<TransferId, ApiError> {
     parse_id(id).map(TransferId).ok_or_else(|| ApiError::InvalidPath {
         field: field.into(),
         detail: format!("transfer id must be 1 to 39 decimal digits; got {id:?}"),
@@ -418,6 +467,7 @@ pub async fn post_pending(
     let pending_id = path_transfer(&pending, "id")?;
     let req = body.value;
     let metadata = with_api_key(client_metadata(req.metadata, "/metadata")?, &caller);
+    refuse_if_held(&state, pending_id).await?;
     let amount = match &req.amount {
         None => None,
         Some(a) => {
@@ -455,5 +505,59 @@ pub async fn void_pending(
     let req = body.value;
     let metadata = with_api_key(client_metadata(req.metadata, "/metadata")?, &caller);
     let id = TransferId(req.id.0);
-    settle(&state, Command::VoidPending(VoidPending { id, pending_id, metadata, linked: false }), id).await
+    let response =
+        settle(&state, Command::VoidPending(VoidPending { id, pending_id, metadata, linked: false }), id).await?;
+    if response.status() == StatusCode::CREATED {
+        close_review_voided_by_client(&state, &caller, pending_id, id).await;
+    }
+    Ok(response)
+}
+
+/// 409 `risk_held` if the transfer has an open risk review: only a reviewer releases it.
+async fn refuse_if_held(state: &AppState, pending_id: TransferId) -> Result<(), ApiError> {
+    let Some(risk) = state.risk() else { return Ok(()) };
+    if !risk.reviews().has(pending_id.0) {
+        return Ok(());
+    }
+    let db = state.engine().db().clone();
+    let record = blocking(move || ReviewStore::get(&db, pending_id.0)).await?;
+    if record.is_some_and(|r| r.state == ReviewState::Open) {
+        return Err(ApiError::RiskHeld {
+            detail: format!(
+                "transfer {} is held for risk review; a reviewer releases it (POST /v1/risk/reviews/{}/release) or voids it",
+                pending_id.0, pending_id.0
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The client voided a transfer under review: the review closes as voided (a failure to record
+/// it is logged; the void stands).
+async fn close_review_voided_by_client(state: &AppState, caller: &Caller, pending_id: TransferId, id: TransferId) {
+    let Some(risk) = state.risk().cloned() else { return };
+    if !risk.reviews().has(pending_id.0) {
+        return;
+    }
+    let _guard = risk.reviews().lock().await;
+    let (db, by, writer) = (state.engine().db().clone(), caller.key_id.clone(), risk.clone());
+    let closed = blocking(move || {
+        let Some(record) = ReviewStore::get(&db, pending_id.0)?.filter(|r| r.state == ReviewState::Open) else {
+            return Ok(());
+        };
+        let resolution = Resolution {
+            action: ResolutionAction::ClientVoid,
+            transfer: Some(crate::routes::model::Id(id.0)),
+            by: Some(by),
+            at_ns: now_ns(),
+            note: None,
+            result: None,
+        };
+        let after = record.closed(ReviewState::Voided, resolution);
+        writer.reviews().write(&db, &[(Some(&record), &after)])
+    })
+    .await;
+    if let Err(e) = closed {
+        tracing::error!(error = %e, transfer = %pending_id.0, "closing the review of a transfer the client voided");
+    }
 }
