@@ -55,6 +55,11 @@ enum Command {
     /// Fraud and anomaly scoring: scan the journal, alerts, rules files, synthetic traffic.
     #[command(subcommand)]
     Risk(commands::risk::RiskCommand),
+    /// The lakehouse: sync the journal into Iceberg tables, status, snapshot expiry.
+    #[command(subcommand)]
+    Lake(commands::lake::LakeCommand),
+    /// Run DataFusion SQL over the lakehouse's Iceberg tables (`--explain` for the plan and pruning).
+    Sql(commands::lake::SqlArgs),
     /// Benchmarks that measure a baseline in the same run.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -88,6 +93,8 @@ fn main() -> ExitCode {
         Command::ApiKey(cmd) => commands::serve::run_api_key(&ctx, cmd),
         Command::Risk(cmd) => commands::risk::run(&ctx, cmd),
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
+        Command::Lake(cmd) => commands::lake::run(&ctx, cmd),
+        Command::Sql(args) => commands::lake::run_sql(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

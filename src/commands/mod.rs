@@ -6,6 +6,7 @@ pub mod chain;
 mod chain_demo;
 pub mod demo;
 pub mod kv;
+pub mod lake;
 pub mod ledger;
 mod ledger_demo;
 pub mod log;
@@ -59,6 +60,11 @@ impl Context {
     /// Directory of the embedded log.
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("log")
+    }
+
+    /// Directory of the lakehouse (Iceberg catalog and warehouse).
+    pub fn lake_dir(&self) -> PathBuf {
+        self.data_dir.join("lake")
     }
 
     /// Directory of the embedded KV store.

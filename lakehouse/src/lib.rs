@@ -1,0 +1,26 @@
+//! Aurum's lakehouse: Iceberg tables in a local warehouse (iceberg-rust, the SQL catalog on
+//! SQLite), fed exactly once from the ledger's journal, queried with DataFusion SQL.
+//!
+//! - [`catalog`]: the warehouse, the catalog, table creation;
+//! - [`tables`]: every table's schema and partitioning;
+//! - [`rows`]: journal blocks to Arrow record batches (exact decimals);
+//! - [`sink`]: micro-batches committed with their journal position in the snapshot summary;
+//! - [`sql`]: a DataFusion session over the catalog, plans and partition pruning;
+//! - [`analytics`]: named queries registered as views;
+//! - [`maintenance`]: snapshot expiry.
+//!
+//! iceberg-rust 0.10 can only fast-append (no overwrite, delete or compaction), so every table is
+//! an append-only log of facts; corrections are new rows, never rewrites (see ARCHITECTURE.md).
+
+pub mod analytics;
+pub mod catalog;
+pub mod error;
+pub mod maintenance;
+pub mod rows;
+pub mod sink;
+pub mod sql;
+pub mod tables;
+
+pub use catalog::Lake;
+pub use error::LakeError;
+pub use tables::LakeTable;
