@@ -70,6 +70,13 @@ pub const ANALYTICS: &[Analytic] = &[
               WHERE p.side = 'credit' GROUP BY p.asset, date_trunc('day', p.ts)",
     },
     Analytic {
+        name: "risk_alerts_daily",
+        description: "Risk alerts per day, decision and pattern, with the mean and highest score",
+        sql: "SELECT date_trunc('day', ts) AS day, decision, patterns, count(*) AS alerts, \
+              avg(score) AS mean_score, max(score) AS max_score \
+              FROM risk_alerts GROUP BY date_trunc('day', ts), decision, patterns",
+    },
+    Analytic {
         name: "refusals",
         description: "Refused transfer commands per result code and day",
         sql: "SELECT result, date_trunc('day', ts) AS day, count(*) AS refused \

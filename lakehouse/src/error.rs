@@ -45,6 +45,21 @@ pub enum LakeError {
         /// What is wrong.
         reason: String,
     },
+    /// A topic record that should hold an event does not.
+    #[error("topic {topic} partition {partition} offset {offset}: {reason}")]
+    BadRecord {
+        /// The topic.
+        topic: &'static str,
+        /// The partition.
+        partition: u32,
+        /// The offset.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The log failed.
+    #[error("log: {0}")]
+    Log(#[from] aurum_log::Error),
     /// A snapshot summary holds a value the sink cannot read.
     #[error("table {table}: snapshot property {key} = {value:?} is not a block sequence")]
     BadOffset {

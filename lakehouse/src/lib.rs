@@ -5,6 +5,7 @@
 //! - [`tables`]: every table's schema and partitioning;
 //! - [`rows`]: journal blocks to Arrow record batches (exact decimals);
 //! - [`sink`]: micro-batches committed with their journal position in the snapshot summary;
+//! - [`topics`]: the same for the log's topics (`risk.alerts`);
 //! - [`sql`]: a DataFusion session over the catalog, plans and partition pruning;
 //! - [`analytics`]: named queries registered as views;
 //! - [`maintenance`]: snapshot expiry.
@@ -20,6 +21,7 @@ pub mod rows;
 pub mod sink;
 pub mod sql;
 pub mod tables;
+pub mod topics;
 
 pub use catalog::Lake;
 pub use error::LakeError;

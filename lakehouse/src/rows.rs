@@ -124,12 +124,13 @@ impl Rows {
             LakeTable::Transfers => self.transfers.rows,
             LakeTable::Postings => self.postings.rows,
             LakeTable::Accounts => self.accounts.rows,
+            LakeTable::RiskAlerts => 0,
         }
     }
 
     /// No rows for any table.
     pub fn is_empty(&self) -> bool {
-        LakeTable::ALL.iter().all(|t| self.len(*t) == 0)
+        LakeTable::JOURNAL.iter().all(|t| self.len(*t) == 0)
     }
 
     fn asset_of(ledger: &Ledger, id: AssetId) -> (String, u8) {
@@ -397,6 +398,7 @@ impl Rows {
                     dec(&mut c.amount)?,
                 ]
             }
+            LakeTable::RiskAlerts => unreachable!("risk alerts come from a topic, not the journal"),
             LakeTable::Accounts => {
                 let c = &mut self.accounts;
                 c.rows = 0;

@@ -93,9 +93,20 @@ async fn write_files(
     first_seq: u64,
     rows: &mut Rows,
 ) -> Result<Vec<DataFile>, LakeError> {
-    let schema = table.metadata().current_schema().clone();
-    let arrow_schema = Arc::new(schema_to_arrow_schema(&schema)?);
+    let arrow_schema = Arc::new(schema_to_arrow_schema(table.metadata().current_schema())?);
     let batch = rows.take_batch(which, arrow_schema)?;
+    write_batch(table, which, first_seq, batch).await
+}
+
+/// Write `batch` (in the table's current Arrow schema) to new data files of `table`, named
+/// `<table>-<first position>-<uuid v7>` (unique per micro-batch).
+pub(crate) async fn write_batch(
+    table: &Table,
+    which: LakeTable,
+    first_seq: u64,
+    batch: arrow_array::RecordBatch,
+) -> Result<Vec<DataFile>, LakeError> {
+    let schema = table.metadata().current_schema().clone();
     let parquet = ParquetWriterBuilder::new(WriterProperties::default(), schema.clone());
     let locations = DefaultLocationGenerator::new(table.metadata())?;
     let names = DefaultFileNameGenerator::new(
@@ -122,11 +133,21 @@ async fn write_files(
 
 /// Commit `files` and the resume point in one fast append.
 async fn commit(lake: &Lake, table: &Table, files: Vec<DataFile>, next: u64) -> Result<Table, LakeError> {
-    let tx = Transaction::new(table);
     let props = HashMap::from([
         (SOURCE_PROPERTY.to_string(), JOURNAL_SOURCE.to_string()),
         (NEXT_SEQ_PROPERTY.to_string(), next.to_string()),
     ]);
+    commit_with(lake, table, files, props).await
+}
+
+/// Commit `files` with `props` in the snapshot summary, in one fast append.
+pub(crate) async fn commit_with(
+    lake: &Lake,
+    table: &Table,
+    files: Vec<DataFile>,
+    props: HashMap<String, String>,
+) -> Result<Table, LakeError> {
+    let tx = Transaction::new(table);
     // File names are unique by construction: skip the O(table) duplicate check of every manifest.
     let tx =
         tx.fast_append().with_check_duplicate(false).add_data_files(files).set_snapshot_properties(props).apply(tx)?;
@@ -142,7 +163,7 @@ pub async fn sync_journal(lake: &Lake, engine: &Engine, failpoint: Option<Failpo
     // Per table: its current metadata, the resume point it committed, and how far this run has
     // read for it (a table with no rows in a stretch of blocks moves on without a commit).
     let mut tables = BTreeMap::new();
-    for t in LakeTable::ALL {
+    for t in LakeTable::JOURNAL {
         let table = lake.table(t).await?;
         let next = next_seq(&table, t)?;
         tables.insert(t, (table, next, next));
@@ -162,10 +183,10 @@ pub async fn sync_journal(lake: &Lake, engine: &Engine, failpoint: Option<Failpo
             }
             // Each table takes the blocks from the one it has not seen yet.
             let for_block: Vec<LakeTable> =
-                LakeTable::ALL.iter().copied().filter(|t| tables[t].2 <= block.seq).collect();
+                LakeTable::JOURNAL.iter().copied().filter(|t| tables[t].2 <= block.seq).collect();
             engine.read(|ledger| rows.add_block(ledger, &block, &for_block))??;
             last = block.seq;
-            if LakeTable::ALL.iter().any(|t| rows.len(*t) >= MAX_ROWS_PER_COMMIT) {
+            if LakeTable::JOURNAL.iter().any(|t| rows.len(*t) >= MAX_ROWS_PER_COMMIT) {
                 break;
             }
         }

@@ -31,11 +31,16 @@ pub enum LakeTable {
     Postings,
     /// Every account created.
     Accounts,
+    /// Every risk alert of the `risk.alerts` topic (admission and journal scoring).
+    RiskAlerts,
 }
 
 impl LakeTable {
     /// Every table.
-    pub const ALL: [LakeTable; 3] = [LakeTable::Transfers, LakeTable::Postings, LakeTable::Accounts];
+    pub const ALL: [LakeTable; 4] =
+        [LakeTable::Transfers, LakeTable::Postings, LakeTable::Accounts, LakeTable::RiskAlerts];
+    /// The tables fed from the ledger's journal.
+    pub const JOURNAL: [LakeTable; 3] = [LakeTable::Transfers, LakeTable::Postings, LakeTable::Accounts];
 
     /// Its name in the catalog.
     pub fn name(self) -> &'static str {
@@ -43,6 +48,7 @@ impl LakeTable {
             LakeTable::Transfers => "transfers",
             LakeTable::Postings => "postings",
             LakeTable::Accounts => "accounts",
+            LakeTable::RiskAlerts => "risk_alerts",
         }
     }
 
@@ -84,12 +90,29 @@ impl LakeTable {
                 req(5, "kind", PrimitiveType::String),
                 opt(6, "metadata", PrimitiveType::String),
             ],
+            LakeTable::RiskAlerts => vec![
+                req(1, "log_offset", PrimitiveType::Long),
+                req(2, "ts", PrimitiveType::Timestamptz),
+                req(3, "ts_ns", PrimitiveType::Long),
+                req(4, "transfer_id", PrimitiveType::String),
+                req(5, "debit_account", PrimitiveType::String),
+                req(6, "credit_account", PrimitiveType::String),
+                req(7, "asset_id", PrimitiveType::Long),
+                // Base units as a decimal string: exact for any u128, whatever the asset's scale.
+                req(8, "amount_units", PrimitiveType::String),
+                // A score in [0, 1] is evidence, not money: a double is right here.
+                req(9, "score", PrimitiveType::Double),
+                req(10, "decision", PrimitiveType::String),
+                req(11, "source", PrimitiveType::String),
+                req(12, "patterns", PrimitiveType::String),
+                req(13, "reasons", PrimitiveType::String),
+            ],
         };
         Ok(Schema::builder().with_schema_id(0).with_fields(fields).build()?)
     }
 
-    /// Its partitioning: transfers by day; postings by asset and day (queries of one asset's
-    /// movements skip the others' files); accounts not at all (small).
+    /// Its partitioning: transfers and alerts by day; postings by asset and day (queries of one
+    /// asset's movements skip the others' files); accounts not at all (small).
     pub fn partition_spec(self) -> Result<UnboundPartitionSpec, LakeError> {
         let spec = match self {
             LakeTable::Transfers => {
@@ -100,6 +123,9 @@ impl LakeTable {
                 .add_partition_field(2, "ts_day", Transform::Day)?
                 .build(),
             LakeTable::Accounts => UnboundPartitionSpec::builder().build(),
+            LakeTable::RiskAlerts => {
+                UnboundPartitionSpec::builder().add_partition_field(2, "ts_day", Transform::Day)?.build()
+            }
         };
         Ok(spec)
     }

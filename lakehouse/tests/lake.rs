@@ -391,3 +391,61 @@ fn snapshot_expiry_keeps_the_data_and_deletes_only_expired_manifest_lists() {
         assert_eq!(r.expired, 0);
     });
 }
+
+fn alert(id: u128, score: f64, pattern: &str) -> aurum_risk::stream::Alert {
+    aurum_risk::stream::Alert {
+        transfer: id.to_string(),
+        debit_account: "1".into(),
+        credit_account: "2".into(),
+        asset: 1,
+        amount_units: "340282366920938463463374607431768211455".into(), // u128::MAX: kept exact
+        timestamp_ns: 1_772_409_600_000_000_000 + id as u64,
+        score,
+        decision: "hold".into(),
+        source: "admission".into(),
+        reasons: vec![aurum_risk::stream::AlertReason {
+            rule: "r".into(),
+            pattern: pattern.into(),
+            side: "sender".into(),
+            account: "1".into(),
+            score,
+            text: "why".into(),
+        }],
+    }
+}
+
+#[test]
+fn risk_alerts_flow_from_their_topic_exactly_once() {
+    use aurum_risk::stream::{ALERTS_TOPIC, ensure_alerts_topic};
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let log = e.log().clone();
+    let rt = rt();
+    rt.block_on(async {
+        let lake = Lake::open(&dir.path().join("lake")).await.unwrap();
+        // No topic yet: nothing to do.
+        assert_eq!(aurum_lake::topics::sync_risk_alerts(&lake, &log).await.unwrap().commits, 0);
+        ensure_alerts_topic(&log).unwrap();
+        let records: Vec<_> = (1..=3).map(|i| alert(i, 0.8, "velocity").record(None)).collect();
+        log.append(ALERTS_TOPIC, 0, &records).unwrap();
+        let r = aurum_lake::topics::sync_risk_alerts(&lake, &log).await.unwrap();
+        assert_eq!((r.commits, r.rows, r.next_offsets[&0]), (1, 3, 3));
+        assert_eq!(aurum_lake::topics::sync_risk_alerts(&lake, &log).await.unwrap().commits, 0);
+        let records: Vec<_> = (4..=5).map(|i| alert(i, 0.9, "fan_in").record(None)).collect();
+        log.append(ALERTS_TOPIC, 0, &records).unwrap();
+        let r = aurum_lake::topics::sync_risk_alerts(&lake, &log).await.unwrap();
+        assert_eq!((r.rows, r.next_offsets[&0]), (2, 5));
+        let ctx = sql::session(&lake).await.unwrap();
+        assert_eq!(scalar(&ctx, "SELECT count(DISTINCT transfer_id) FROM risk_alerts").await, 5);
+        assert_eq!(scalar(&ctx, "SELECT sum(alerts) FROM risk_alerts_daily WHERE patterns = 'fan_in'").await, 2);
+        assert!(
+            text(&ctx, "SELECT amount_units FROM risk_alerts LIMIT 1")
+                .await
+                .contains("340282366920938463463374607431768211455")
+        );
+        // A record that is not an alert stops the sink, located.
+        log.append(ALERTS_TOPIC, 0, &[aurum_log::ProducerRecord::new("k", "not json")]).unwrap();
+        let err = aurum_lake::topics::sync_risk_alerts(&lake, &log).await.unwrap_err().to_string();
+        assert!(err.contains("risk.alerts partition 0 offset 5"), "{err}");
+    });
+}

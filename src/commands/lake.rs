@@ -12,7 +12,8 @@ use crate::output::print_json;
 /// Subcommands of `aurum lake`.
 #[derive(Debug, Subcommand)]
 pub enum LakeCommand {
-    /// Append the journal's new blocks to the tables (transfers, postings, accounts), exactly once.
+    /// Append the journal's new blocks (transfers, postings, accounts) and the risk.alerts topic's
+    /// new records (risk_alerts) to the tables, exactly once.
     Sync,
     /// Each table's snapshots, files, rows and journal position.
     Status,
@@ -47,25 +48,32 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
     match cmd {
         LakeCommand::Sync => {
             let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
-            let report = rt.block_on(async {
+            let (report, alerts) = rt.block_on(async {
                 let lake = Lake::open(&ctx.lake_dir()).await?;
-                sync_journal(&lake, &engine, None).await
+                let report = sync_journal(&lake, &engine, None).await?;
+                let alerts = aurum_lake::topics::sync_risk_alerts(&lake, engine.log()).await?;
+                Ok::<_, aurum_lake::LakeError>((report, alerts))
             })?;
             if ctx.json {
-                print_json(
-                    &json!({"commits": report.commits, "rows": report.rows, "files": report.files, "next_seq": report.next_seq}),
-                );
+                print_json(&json!({
+                    "commits": report.commits, "rows": report.rows, "files": report.files, "next_seq": report.next_seq,
+                    "risk_alerts": {"commits": alerts.commits, "rows": alerts.rows, "next_offsets": alerts.next_offsets},
+                }));
             } else {
-                println!("{} commits", report.commits);
-                for t in LakeTable::ALL {
+                println!("{} commits", report.commits + alerts.commits);
+                for t in LakeTable::JOURNAL {
                     println!(
-                        "  {:10} +{} rows in {} files; next journal block {}",
+                        "  {:11} +{} rows in {} files; next journal block {}",
                         t.name(),
                         report.rows.get(t.name()).unwrap_or(&0),
                         report.files.get(t.name()).unwrap_or(&0),
                         report.next_seq.get(t.name()).unwrap_or(&1)
                     );
                 }
+                println!(
+                    "  risk_alerts +{} rows from risk.alerts; next offsets {:?}",
+                    alerts.rows, alerts.next_offsets
+                );
             }
             Ok(())
         }
@@ -111,7 +119,11 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
                         "schema_columns": m.current_schema().as_struct().fields().len(),
                         "total_records": summary.get("total-records").cloned().unwrap_or_else(|| "0".into()),
                         "total_data_files": summary.get("total-data-files").cloned().unwrap_or_else(|| "0".into()),
-                        "next_seq": aurum_lake::sink::next_seq(&table, t)?,
+                        "position": if LakeTable::JOURNAL.contains(&t) {
+                            json!({"next_journal_block": aurum_lake::sink::next_seq(&table, t)?})
+                        } else {
+                            json!({"next_offsets": aurum_lake::topics::next_offsets(&table, t)?})
+                        },
                         "location": m.location(),
                     }));
                 }
@@ -122,12 +134,12 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
             } else {
                 for r in &rows {
                     println!(
-                        "{:10} {:>10} rows {:>6} files {:>5} snapshots  next journal block {}  {}",
+                        "{:12} {:>10} rows {:>6} files {:>5} snapshots  position {}  {}",
                         r["table"].as_str().unwrap_or_default(),
                         r["total_records"].as_str().unwrap_or_default(),
                         r["total_data_files"].as_str().unwrap_or_default(),
                         r["snapshots"],
-                        r["next_seq"],
+                        r["position"],
                         r["location"].as_str().unwrap_or_default()
                     );
                 }
