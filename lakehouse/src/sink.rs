@@ -100,7 +100,7 @@ async fn write_files(
 
 /// Write `batch` (in the table's current Arrow schema) to new data files of `table`, named
 /// `<table>-<first position>-<uuid v7>` (unique per micro-batch).
-pub(crate) async fn write_batch(
+pub async fn write_batch(
     table: &Table,
     which: LakeTable,
     first_seq: u64,
@@ -141,7 +141,7 @@ async fn commit(lake: &Lake, table: &Table, files: Vec<DataFile>, next: u64) -> 
 }
 
 /// Commit `files` with `props` in the snapshot summary, in one fast append.
-pub(crate) async fn commit_with(
+pub async fn commit_with(
     lake: &Lake,
     table: &Table,
     files: Vec<DataFile>,
