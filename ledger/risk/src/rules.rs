@@ -96,8 +96,17 @@ struct File {
     model: ModelFile,
     #[serde(default)]
     structuring: Option<StructuringFile>,
+    #[serde(default)]
+    exempt: ExemptFile,
     #[serde(default, rename = "rule")]
     rules: Vec<RuleFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExemptFile {
+    #[serde(default)]
+    accounts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +298,10 @@ pub struct RuleSet {
     pub thresholds: BTreeMap<String, String>,
     /// Enabled rules, in file order.
     pub rules: Vec<Rule>,
+    /// Platform accounts (treasury, clearing, cash-in, settlement) whose own behaviour is not
+    /// scored: rules about the sender skip an exempt sender, rules about the receiver an exempt
+    /// receiver. Their counterparties are still scored.
+    pub exempt: std::collections::BTreeSet<u128>,
 }
 
 fn unit_interval(what: &str, v: f64) -> Result<(), String> {
@@ -334,6 +347,13 @@ impl RuleSet {
             }
             None => (1000, BTreeMap::new()),
         };
+        let mut exempt = std::collections::BTreeSet::new();
+        for (i, a) in file.exempt.accounts.iter().enumerate() {
+            let id = a.parse::<u128>().ok().filter(|id| *id != 0).ok_or_else(|| {
+                bad(format!("exempt.accounts[{i}]: {a:?} is not an account id (1 to 39 decimal digits)"))
+            })?;
+            exempt.insert(id);
+        }
         if file.rules.len() > MAX_RULES {
             return Err(bad(format!("at most {MAX_RULES} rules, found {}", file.rules.len())));
         }
@@ -379,6 +399,7 @@ impl RuleSet {
             structuring_band_bps: band,
             thresholds,
             rules,
+            exempt,
         })
     }
 

@@ -221,8 +221,17 @@ impl Scorer {
         let rules = &self.rules;
         let mut score = 0.0;
         let mut reasons = Vec::new();
+        let sender_exempt = rules.exempt.contains(&e.debit);
+        let receiver_exempt = rules.exempt.contains(&e.credit);
         for rule in &rules.rules {
             if rule.asset.as_deref().is_some_and(|a| Some(a) != code) {
+                continue;
+            }
+            let exempt = match rule.side {
+                Side::Sender => sender_exempt,
+                Side::Receiver => receiver_exempt,
+            };
+            if exempt {
                 continue;
             }
             if rule.condition.eval(&features) {
@@ -237,7 +246,7 @@ impl Scorer {
                 });
             }
         }
-        let contribution = rules.model.contribution(model_score);
+        let contribution = if sender_exempt { 0.0 } else { rules.model.contribution(model_score) };
         if contribution > 0.0 {
             score = combine(score, contribution);
             reasons.push(Reason {

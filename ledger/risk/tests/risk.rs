@@ -227,6 +227,27 @@ fn dormant_reactivation_fires_on_a_large_return_not_an_ordinary_one() {
 }
 
 #[test]
+fn exempt_platform_accounts_are_not_scored_but_their_counterparties_are() {
+    let mut rules = RuleSet::default_rules();
+    rules.exempt.insert(1);
+    let mut w = World::with_rules(rules);
+    // Account 1 (a treasury) pays eight new counterparties in a few minutes: nothing fires.
+    for k in 0..8u128 {
+        let a = w.pay(1, 4_000 + k, 8_000, T0 + k as u64 * 30 * S);
+        assert!(rules_fired(&a).is_empty(), "{:?}", a.reasons);
+    }
+    // Account 2, not exempt, doing the same is a fan-out and a burst.
+    let fired = (0..8u128).map(|k| rules_fired(&w.pay(2, 5_000 + k, 8_000, T0 + k as u64 * 30 * S)).len()).max();
+    assert!(fired.unwrap() >= 1);
+    // The file form: ids as decimal strings; a bad one is refused with its place.
+    let bad = "[policy]\nalert_at = 0.5\nhold_at = 0.7\nreject_at = 0.9\n[exempt]\naccounts = [\"12x\"]\n";
+    let e = RuleSet::parse(bad, "t").unwrap_err().to_string();
+    assert!(e.contains("exempt.accounts[0]: \"12x\" is not an account id"), "{e}");
+    let good = "[policy]\nalert_at = 0.5\nhold_at = 0.7\nreject_at = 0.9\n[exempt]\naccounts = [\"12\", \"340282366920938463463374607431768211455\"]\n";
+    assert_eq!(RuleSet::parse(good, "t").unwrap().exempt.len(), 2);
+}
+
+#[test]
 fn scores_combine_as_independent_evidence_and_policy_decides() {
     let text = r#"
         [policy]
