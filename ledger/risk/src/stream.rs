@@ -8,7 +8,7 @@
 //! from genesis — emits nothing twice and skips nothing: alerts are exactly once across restarts.
 
 use aurum_ledger::Command;
-use aurum_ledger_node::journal::JournalReader;
+use aurum_ledger_node::journal::{JournalReader, RawBlock};
 use aurum_log::{Header, Log, ProducerRecord, TopicConfig};
 use serde::{Deserialize, Serialize};
 
@@ -217,38 +217,51 @@ impl RiskStream {
         let mut report = PollReport::default();
         let blocks = self.journal.read_blocks(self.next_seq)?;
         for raw in blocks.take(MAX_BLOCKS_PER_POLL) {
-            let raw = raw?;
-            let block = raw.block.map_err(|e| {
-                RiskError::Journal(aurum_ledger_node::journal::JournalError::BadRecord {
-                    offset: raw.offset,
-                    reason: e.to_string(),
-                })
-            })?;
             let mut alerts = Vec::new();
-            for (command, outcome) in block.commands.iter().zip(&block.result.outcomes) {
-                if let Command::CreateAsset(a) = command
-                    && outcome.code.is_ok()
-                {
-                    self.scorer.register_asset(a.id.0, &a.code, a.scale)?;
+            let seq = score_block(&mut self.scorer, raw?, |e, a, seq| {
+                report.transfers += 1;
+                if a.alert {
+                    alerts.push(Alert::of(e, a, "journal").record(Some(seq)));
                 }
-                if let Some(e) = TxEvent::of_applied(command, outcome) {
-                    let a = self.scorer.process(&e);
-                    report.transfers += 1;
-                    if a.alert {
-                        alerts.push(Alert::of(&e, &a, "journal").record(Some(block.seq)));
-                    }
-                }
-            }
-            if !alerts.is_empty() && self.alerted_through.is_none_or(|s| block.seq > s) {
+            })?;
+            if !alerts.is_empty() && self.alerted_through.is_none_or(|s| seq > s) {
                 report.alerts += alerts.len() as u64;
                 self.log.append(ALERTS_TOPIC, 0, &alerts)?;
-                self.alerted_through = Some(block.seq);
+                self.alerted_through = Some(seq);
             }
-            self.next_seq = block.seq + 1;
+            self.next_seq = seq + 1;
             report.blocks += 1;
         }
         Ok(report)
     }
+}
+
+/// Score one journal block: register the assets it creates, score and observe every applied
+/// transfer in order (`on_scored` sees each with its assessment and the block's seq). Returns the
+/// block's seq.
+fn score_block(
+    scorer: &mut Scorer,
+    raw: RawBlock,
+    mut on_scored: impl FnMut(&TxEvent, &Assessment, u64),
+) -> Result<u64, RiskError> {
+    let block = raw.block.map_err(|e| {
+        RiskError::Journal(aurum_ledger_node::journal::JournalError::BadRecord {
+            offset: raw.offset,
+            reason: e.to_string(),
+        })
+    })?;
+    for (command, outcome) in block.commands.iter().zip(&block.result.outcomes) {
+        if let Command::CreateAsset(a) = command
+            && outcome.code.is_ok()
+        {
+            scorer.register_asset(a.id.0, &a.code, a.scale)?;
+        }
+        if let Some(e) = TxEvent::of_applied(command, outcome) {
+            let a = scorer.process(&e);
+            on_scored(&e, &a, block.seq);
+        }
+    }
+    Ok(block.seq)
 }
 
 /// Rebuild a scorer's state by replaying the whole journal through it (assets registered,
@@ -258,24 +271,7 @@ pub fn replay_journal(scorer: &mut Scorer, journal_log: Log) -> Result<u64, Risk
     let reader = JournalReader::new(journal_log);
     let mut transfers = 0;
     for raw in reader.read_blocks(0)? {
-        let raw = raw?;
-        let block = raw.block.map_err(|e| {
-            RiskError::Journal(aurum_ledger_node::journal::JournalError::BadRecord {
-                offset: raw.offset,
-                reason: e.to_string(),
-            })
-        })?;
-        for (command, outcome) in block.commands.iter().zip(&block.result.outcomes) {
-            if let Command::CreateAsset(a) = command
-                && outcome.code.is_ok()
-            {
-                scorer.register_asset(a.id.0, &a.code, a.scale)?;
-            }
-            if let Some(e) = TxEvent::of_applied(command, outcome) {
-                scorer.process(&e);
-                transfers += 1;
-            }
-        }
+        score_block(scorer, raw?, |_, _, _| transfers += 1)?;
     }
     Ok(transfers)
 }
