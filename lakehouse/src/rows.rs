@@ -42,6 +42,26 @@ fn metadata_json(m: &Metadata) -> Option<String> {
     (!m.is_empty()).then(|| serde_json::to_string(m).expect("string maps serialize"))
 }
 
+/// A batch of `schema` from columns known by name: a table column this code does not know (added
+/// by a newer version) is null; a known column the table lacks is dropped (the catalog adds missing
+/// columns on open). Every sink builds its batches this way.
+pub fn project_by_name(known: &[(&str, ArrayRef)], schema: arrow_schema::SchemaRef) -> Result<RecordBatch, LakeError> {
+    let rows = known.first().map_or(0, |(_, c)| c.len());
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            known
+                .iter()
+                .find(|(n, _)| *n == f.name())
+                .map(|(_, c)| c.clone())
+                .unwrap_or_else(|| arrow_array::new_null_array(f.data_type(), rows))
+        })
+        .collect();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
+}
+
 /// Columns of `transfers`.
 #[derive(Default)]
 struct TransferCols {
@@ -347,17 +367,9 @@ impl Rows {
     /// column this code knows but the table lacks is dropped (the catalog adds it on open).
     pub fn take_batch(&mut self, table: LakeTable, schema: arrow_schema::SchemaRef) -> Result<RecordBatch, LakeError> {
         let known = self.take_columns(table)?;
-        let full = Arc::new(iceberg::arrow::schema_to_arrow_schema(&table.schema()?)?);
-        let rows = known.first().map_or(0, |c| c.len());
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        for field in schema.fields() {
-            match full.index_of(field.name()) {
-                Ok(i) => columns.push(known[i].clone()),
-                Err(_) => columns.push(arrow_array::new_null_array(field.data_type(), rows)),
-            }
-        }
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
-        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
+        let full = iceberg::arrow::schema_to_arrow_schema(&table.schema()?)?;
+        let named = full.fields().iter().map(|f| f.name().as_str()).zip(known).collect::<Vec<_>>();
+        project_by_name(&named, schema)
     }
 
     fn take_columns(&mut self, table: LakeTable) -> Result<Vec<ArrayRef>, LakeError> {

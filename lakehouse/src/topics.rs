@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_array::{ArrayRef, RecordBatch};
 use aurum_log::Log;
 use aurum_risk::stream::{ALERTS_TOPIC, Alert};
 use iceberg::arrow::schema_to_arrow_schema;
@@ -18,6 +18,7 @@ use iceberg::table::Table;
 
 use crate::catalog::Lake;
 use crate::error::LakeError;
+use crate::rows::project_by_name;
 use crate::sink::{SOURCE_PROPERTY, commit_with, write_batch};
 use crate::tables::LakeTable;
 
@@ -100,20 +101,8 @@ impl AlertCols {
             ("patterns", Arc::new(self.patterns.finish())),
             ("reasons", Arc::new(self.reasons.finish())),
         ];
-        let rows = std::mem::take(&mut self.rows);
-        // Columns by name, as the journal sink does: unknown table columns are null.
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                known
-                    .iter()
-                    .find(|(n, _)| *n == f.name())
-                    .map(|(_, c)| c.clone())
-                    .unwrap_or_else(|| arrow_array::new_null_array(f.data_type(), rows))
-            })
-            .collect();
-        Ok(RecordBatch::try_new_with_options(schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows)))?)
+        self.rows = 0;
+        project_by_name(&known, schema)
     }
 }
 
