@@ -1,11 +1,14 @@
-//! The streaming scorer over the ledger journal, and the `risk.alerts` topic.
+//! The streaming scorer over the ledger journal, and the `risk.alerts` and `risk.scores` topics.
 //!
 //! [`RiskStream::poll`] reads the journal's blocks from where it stopped, registers assets as the
 //! journal creates them, scores and observes every applied transfer in journal order, and appends
 //! the alerts of each block to `risk.alerts` in **one** append (a record batch is the log's atomic
-//! unit). Each alert record carries its block sequence in a header, so on open the stream finds
-//! the last block already alerted and — after rebuilding its profiles by replaying the journal
-//! from genesis — emits nothing twice and skips nothing: alerts are exactly once across restarts.
+//! unit), and the scores of all its transfers to `risk.scores` as **one** record (the lakehouse's
+//! `risk_scores` table reads it). Each record carries its block sequence in a header, so on open
+//! the stream finds the last block already written to each topic and — after rebuilding its
+//! profiles by replaying the journal from genesis — emits nothing twice and skips nothing: alerts
+//! and scores are each exactly once across restarts (a crash between the two appends is repaired
+//! by the next run, which writes only the one that is missing).
 
 use aurum_ledger::Command;
 use aurum_ledger_node::journal::{JournalReader, RawBlock};
@@ -18,7 +21,9 @@ use crate::scorer::{Assessment, Scorer};
 
 /// The alerts topic.
 pub const ALERTS_TOPIC: &str = "risk.alerts";
-/// Header of an alert record holding its journal block sequence (8 bytes, big-endian).
+/// The scores topic: one record per journal block with applied transfers ([`BlockScores`]).
+pub const SCORES_TOPIC: &str = "risk.scores";
+/// Header of an alert or scores record holding its journal block sequence (8 bytes, big-endian).
 pub const BLOCK_SEQ_HEADER: &str = "block_seq";
 /// Blocks processed per [`RiskStream::poll`] at most.
 pub const MAX_BLOCKS_PER_POLL: usize = 1024;
@@ -108,9 +113,88 @@ impl Alert {
     }
 }
 
+/// One scored transfer in a [`BlockScores`] record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredTransfer {
+    /// Transfer id, a decimal string.
+    pub transfer: String,
+    /// Debit account.
+    pub debit_account: String,
+    /// Credit account.
+    pub credit_account: String,
+    /// Ledger asset id.
+    pub asset: u32,
+    /// Amount in base units, a decimal string (exact).
+    pub amount_units: String,
+    /// Event time, ns since the epoch.
+    pub timestamp_ns: u64,
+    /// Combined score in [0, 1].
+    pub score: f64,
+    /// The model's part of it, in [0, 1].
+    pub model_score: f64,
+    /// allow / hold / reject: what the policy would have decided.
+    pub decision: String,
+    /// Whether the score reached the alert threshold (the alert is in `risk.alerts`).
+    pub alert: bool,
+    /// The patterns of the fired rules, in rule order, without repeats.
+    pub patterns: Vec<String>,
+}
+
+impl ScoredTransfer {
+    /// The record entry of an assessment.
+    pub fn of(e: &TxEvent, a: &Assessment) -> ScoredTransfer {
+        let mut patterns: Vec<String> = Vec::new();
+        for r in &a.reasons {
+            if !patterns.contains(&r.pattern) {
+                patterns.push(r.pattern.clone());
+            }
+        }
+        ScoredTransfer {
+            transfer: e.id.to_string(),
+            debit_account: e.debit.to_string(),
+            credit_account: e.credit.to_string(),
+            asset: e.asset,
+            amount_units: e.amount.to_string(),
+            timestamp_ns: e.ts_ns,
+            score: a.score,
+            model_score: a.model.score,
+            decision: a.decision.as_str().to_string(),
+            alert: a.alert,
+            patterns,
+        }
+    }
+}
+
+/// The scores of one journal block's applied transfers, as stored in `risk.scores`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockScores {
+    /// The journal block sequence.
+    pub seq: u64,
+    /// Every applied transfer of the block, in journal order.
+    pub scores: Vec<ScoredTransfer>,
+}
+
+impl BlockScores {
+    /// Its record (no key; the block sequence in a header, like journal alerts).
+    pub fn record(&self) -> ProducerRecord {
+        ProducerRecord {
+            key: None,
+            value: Some(serde_json::to_vec(self).expect("scores serialize")),
+            headers: vec![Header { key: BLOCK_SEQ_HEADER.to_string(), value: self.seq.to_be_bytes().to_vec() }],
+            timestamp_ms: None,
+        }
+    }
+}
+
 /// Create the alerts topic if needed.
 pub fn ensure_alerts_topic(log: &Log) -> Result<(), RiskError> {
     log.create_topic(ALERTS_TOPIC, TopicConfig { partitions: 1, ..TopicConfig::default() })?;
+    Ok(())
+}
+
+/// Create the scores topic if needed.
+pub fn ensure_scores_topic(log: &Log) -> Result<(), RiskError> {
+    log.create_topic(SCORES_TOPIC, TopicConfig { partitions: 1, ..TopicConfig::default() })?;
     Ok(())
 }
 
@@ -138,13 +222,13 @@ pub fn read_alerts(log: &Log, offset: u64, max: usize) -> Result<(Vec<(u64, Aler
     Ok((out, next))
 }
 
-/// The block sequence of the last journal-sourced alert in the topic.
-fn last_alerted_block(log: &Log) -> Result<Option<u64>, RiskError> {
-    let offsets = log.offsets(ALERTS_TOPIC, 0)?;
+/// The block sequence of the last journal-sourced record in `topic` (alerts or scores).
+fn last_block_in(log: &Log, topic: &str) -> Result<Option<u64>, RiskError> {
+    let offsets = log.offsets(topic, 0)?;
     let mut end = offsets.high_watermark;
     // Walk back over admission alerts (no header) to the last journal one.
     while end > offsets.log_start {
-        let fetch = log.read(ALERTS_TOPIC, 0, end - 1, 1)?;
+        let fetch = log.read(topic, 0, end - 1, 1)?;
         if let Some(seq) = fetch
             .records
             .iter()
@@ -169,6 +253,8 @@ pub struct PollReport {
     pub transfers: u64,
     /// Alerts appended (blocks already alerted before a restart append none).
     pub alerts: u64,
+    /// Scores records appended (one per block with applied transfers, not written before).
+    pub score_records: u64,
 }
 
 /// The journal-driven scorer.
@@ -179,21 +265,26 @@ pub struct RiskStream {
     log: Log,
     next_seq: u64,
     alerted_through: Option<u64>,
+    scored_through: Option<u64>,
 }
 
 impl RiskStream {
-    /// A stream over the journal in `journal_log`, alerting to `alerts_log` (often the same log).
+    /// A stream over the journal in `journal_log`, writing alerts and scores to `alerts_log` (often
+    /// the same log).
     /// The scorer starts from genesis: call [`RiskStream::poll`] until it returns no blocks to
     /// catch up.
     pub fn open(scorer: Scorer, journal_log: Log, alerts_log: Log) -> Result<RiskStream, RiskError> {
         ensure_alerts_topic(&alerts_log)?;
-        let alerted_through = last_alerted_block(&alerts_log)?;
+        ensure_scores_topic(&alerts_log)?;
+        let alerted_through = last_block_in(&alerts_log, ALERTS_TOPIC)?;
+        let scored_through = last_block_in(&alerts_log, SCORES_TOPIC)?;
         Ok(RiskStream {
             scorer,
             journal: JournalReader::new(journal_log),
             log: alerts_log,
             next_seq: 0,
             alerted_through,
+            scored_through,
         })
     }
 
@@ -218,8 +309,10 @@ impl RiskStream {
         let blocks = self.journal.read_blocks(self.next_seq)?;
         for raw in blocks.take(MAX_BLOCKS_PER_POLL) {
             let mut alerts = Vec::new();
+            let mut scores = Vec::new();
             let seq = score_block(&mut self.scorer, raw?, |e, a, seq| {
                 report.transfers += 1;
+                scores.push(ScoredTransfer::of(e, a));
                 if a.alert {
                     alerts.push(Alert::of(e, a, "journal").record(Some(seq)));
                 }
@@ -228,6 +321,11 @@ impl RiskStream {
                 report.alerts += alerts.len() as u64;
                 self.log.append(ALERTS_TOPIC, 0, &alerts)?;
                 self.alerted_through = Some(seq);
+            }
+            if !scores.is_empty() && self.scored_through.is_none_or(|s| seq > s) {
+                report.score_records += 1;
+                self.log.append(SCORES_TOPIC, 0, &[BlockScores { seq, scores }.record()])?;
+                self.scored_through = Some(seq);
             }
             self.next_seq = seq + 1;
             report.blocks += 1;

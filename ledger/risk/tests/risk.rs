@@ -11,7 +11,7 @@ use aurum_ledger::{
 use aurum_ledger_node::engine::{Engine, EngineConfig};
 use aurum_risk::drift::{DriftConfig, DriftMonitor};
 use aurum_risk::reload::RulesFile;
-use aurum_risk::stream::{ALERTS_TOPIC, RiskStream, read_alerts};
+use aurum_risk::stream::{ALERTS_TOPIC, BlockScores, RiskStream, SCORES_TOPIC, read_alerts};
 use aurum_risk::synth::{self, Pattern, SynthConfig};
 use aurum_risk::{Assessment, Decision, Feature, FeatureVector, RuleSet, Scorer, ScorerConfig, TxEvent, eval};
 use aurum_stats::PsiBand;
@@ -431,6 +431,7 @@ fn the_journal_stream_alerts_exactly_once_across_a_restart() {
             total.blocks += r.blocks;
             total.transfers += r.transfers;
             total.alerts += r.alerts;
+            total.score_records += r.score_records;
         }
     };
     let mut s = new_stream();
@@ -447,13 +448,66 @@ fn the_journal_stream_alerts_exactly_once_across_a_restart() {
     // alert as usual.
     let mut s = new_stream();
     let again = drain(&mut s);
-    assert_eq!((again.transfers, again.alerts), (8, 0));
+    assert_eq!((again.transfers, again.alerts, again.score_records), (8, 0, 0));
     assert!(engine.submit(vec![transfer(200, 1, 19, 5_000)]).unwrap()[0].code.is_ok());
     let more = drain(&mut s);
-    assert_eq!((more.transfers, more.alerts), (1, 1));
+    assert_eq!((more.transfers, more.alerts, more.score_records), (1, 1, 1));
     let offsets = log.offsets(ALERTS_TOPIC, 0).unwrap();
     assert_eq!(offsets.high_watermark, 5);
     assert_eq!(s.scorer().top(1, u64::MAX / 2)[0].0, 1, "the paying account ranks first");
+    drop(s);
+
+    // A crash after the alerts of the last block, before its scores: a second alerts log holds
+    // what the first holds, less the last scores record. The next run writes only that record.
+    assert!(engine.submit(vec![transfer(201, 1, 20, 5_000)]).unwrap()[0].code.is_ok());
+    let mut s = new_stream();
+    let last = drain(&mut s);
+    assert_eq!((last.alerts, last.score_records), (1, 1));
+    drop(s);
+    let crashed_dir = tempfile::tempdir().unwrap();
+    let crashed = aurum_log::Log::open(Arc::new(aurum_vfs::OsVfs), crashed_dir.path(), Default::default()).unwrap();
+    let copy = |topic: &str, drop_last: bool| {
+        crashed.create_topic(topic, aurum_log::TopicConfig { partitions: 1, ..Default::default() }).unwrap();
+        let mut records = log.read(topic, 0, 0, 1 << 20).unwrap().records;
+        if drop_last {
+            records.pop();
+        }
+        let records: Vec<_> = records
+            .into_iter()
+            .map(|r| aurum_log::ProducerRecord { key: r.key, value: r.value, headers: r.headers, timestamp_ms: None })
+            .collect();
+        crashed.append(topic, 0, &records).unwrap();
+    };
+    copy(ALERTS_TOPIC, false);
+    copy(SCORES_TOPIC, true);
+    let scorer = Scorer::new(Arc::new(RuleSet::default_rules()), ScorerConfig::default());
+    let mut s = RiskStream::open(scorer, log.clone(), crashed.clone()).unwrap();
+    let repaired = drain(&mut s);
+    assert_eq!((repaired.alerts, repaired.score_records), (0, 1), "only the missing scores are written");
+    let values = |l: &aurum_log::Log| -> Vec<Vec<u8>> {
+        l.read(SCORES_TOPIC, 0, 0, 1 << 20).unwrap().records.into_iter().map(|r| r.value.unwrap()).collect()
+    };
+    assert_eq!(values(&crashed), values(&log), "the repaired topic equals the uncrashed one");
+
+    // One scores record per block with transfers, in journal order, every transfer once.
+    let mut seen = Vec::new();
+    let mut last_seq = 0;
+    let fetched = log.read(SCORES_TOPIC, 0, 0, 1 << 20).unwrap();
+    for r in &fetched.records {
+        let b: BlockScores = serde_json::from_slice(r.value.as_deref().unwrap()).unwrap();
+        assert!(b.seq > last_seq, "blocks in order");
+        last_seq = b.seq;
+        seen.extend(b.scores.iter().map(|t| (t.transfer.clone(), t.alert)));
+        for t in &b.scores {
+            assert!((0.0..=1.0).contains(&t.score) && (0.0..=1.0).contains(&t.model_score), "{t:?}");
+        }
+    }
+    let ids: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(ids, vec!["100", "101", "102", "103", "104", "105", "106", "107", "200", "201"]);
+    let flagged: Vec<&str> = seen.iter().filter(|(_, a)| *a).map(|(t, _)| t.as_str()).collect();
+    let (alerts, _) = read_alerts(&log, 0, 100).unwrap();
+    let alerted: Vec<&str> = alerts.iter().map(|(_, a)| a.transfer.as_str()).collect();
+    assert_eq!(flagged, alerted, "a score is flagged exactly when its transfer alerted");
 }
 
 proptest::proptest! {
