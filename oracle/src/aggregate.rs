@@ -118,6 +118,9 @@ pub enum RoundOutcome {
 pub struct RoundReport {
     /// The symbol.
     pub symbol: String,
+    /// Decimal places of every value in the report (the symbol's scale): a value `v` is the price
+    /// `v / 10^scale`. Recorded so that a reader of the journal needs no configuration.
+    pub scale: u8,
     /// Round number (1, 2, ...).
     pub round: u64,
     /// The round's time (Unix ms).
@@ -253,6 +256,7 @@ impl Aggregator {
 
         let report = |outcome, used, dropped| RoundReport {
             symbol: c.symbol.clone(),
+            scale: c.scale,
             round: self.round,
             at_ms: now_ms,
             outcome,

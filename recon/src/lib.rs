@@ -12,5 +12,6 @@ pub mod csv;
 pub mod gate;
 pub mod match_report;
 pub mod matching;
+pub mod publish;
 pub mod report;
 pub mod threeway;

@@ -14,6 +14,7 @@ use aurum_recon::barlist;
 use aurum_recon::gate::{self, LastRun};
 use aurum_recon::match_report::{self, MatchInputs};
 use aurum_recon::matching;
+use aurum_recon::publish::{RUNS_TOPIC, RunRecord};
 use aurum_recon::report;
 use aurum_recon::threeway::{self, ChainView, Inputs, LedgerView, ThreeWay};
 use clap::{Args, Subcommand};
@@ -146,6 +147,27 @@ struct Program {
     reserve_decimals: u32,
 }
 
+/// The chains whose demo runs left a manifest in this data directory (`chain/<id>/manifest.json`):
+/// each chain id with the deployment its indexer follows.
+pub fn chain_deployments(ctx: &Context) -> Result<Vec<(u64, Deployment)>, BoxError> {
+    let dir = ctx.data_dir.join("chain");
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(format!("cannot list {}: {e}", dir.display()).into()),
+    };
+    for entry in entries {
+        let manifest = entry?.path().join("manifest.json");
+        if manifest.is_file() {
+            let p = read_program(&manifest)?;
+            out.push((p.chain_id, p.deployment));
+        }
+    }
+    out.sort_by_key(|(id, _)| *id);
+    Ok(out)
+}
+
 fn read_program(path: &Path) -> Result<Program, BoxError> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read manifest {}: {e}", path.display()))?;
     let m: Value =
@@ -271,7 +293,8 @@ pub fn three_way(
         chain,
         ledger,
     });
-    let generated_at = crate::output::format_ns(aurum_ledger_node::engine::system_clock()().0);
+    let generated_at_ns = aurum_ledger_node::engine::system_clock()().0;
+    let generated_at = crate::output::format_ns(generated_at_ns);
     let json = report::json(&result, &generated_at);
     if dry_run {
         return Ok(Outcome { result, json, dir: None });
@@ -284,6 +307,11 @@ pub fn three_way(
     std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&json)?)?;
     std::fs::write(dir.join("report.html"), report::html(&result, &generated_at))?;
     std::fs::write(dir.join("breaks.csv"), report::findings_csv(&result))?;
+    // The run, for reconciliations over time (the lakehouse's recon_findings and bars tables).
+    let log = engine.log();
+    log.create_topic(RUNS_TOPIC, aurum_log::TopicConfig { partitions: 1, ..aurum_log::TopicConfig::default() })?;
+    let record = RunRecord::of(&result, &bar_list, generated_at_ns);
+    log.produce(RUNS_TOPIC, vec![aurum_log::ProducerRecord::new(result.chain_id.to_string(), record.to_json())])?;
     gate::record(
         db,
         &LastRun {
@@ -445,7 +473,8 @@ fn match_statement(ctx: &Context, engine: &Engine, args: &MatchArgs) -> CliResul
         ledger_items: ledger.len(),
         statement_items: statement.len(),
     };
-    let generated_at = crate::output::format_ns(aurum_ledger_node::engine::system_clock()().0);
+    let generated_at_ns = aurum_ledger_node::engine::system_clock()().0;
+    let generated_at = crate::output::format_ns(generated_at_ns);
     let mut json = match_report::json(&outcome, &inputs, &generated_at);
     let dir = if args.dry_run {
         None
