@@ -5,16 +5,33 @@
 //! which prunes partitions (day, asset) and files by their column statistics; `--explain` shows the
 //! plan and how many data files the scans kept of how many the tables hold.
 
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::catalog::CatalogProvider;
-use datafusion::physical_plan::{ExecutionPlan, displayable};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
+use datafusion::datasource::TableType;
+use datafusion::error::Result as DFResult;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, displayable,
+};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
-use iceberg_datafusion::IcebergCatalogProvider;
+use iceberg::scan::FileScanTask;
 use iceberg_datafusion::physical_plan::IcebergTableScan;
+use iceberg_datafusion::{IcebergCatalogProvider, IcebergTableProvider, to_datafusion_error};
 
 use crate::catalog::Lake;
 use crate::error::LakeError;
@@ -23,12 +40,301 @@ use crate::tables::NAMESPACE;
 /// The name the catalog is registered under in SQL.
 pub const SQL_CATALOG: &str = "lake";
 
+/// A boxed future, as `#[async_trait]` spells the trait methods this module implements (the
+/// crate does not depend on `async-trait` itself).
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The Iceberg catalog with its tables scanned in parallel ([`ParallelTable`]); everything else
+/// (metadata tables such as `postings$snapshots`, table registration) is the Iceberg provider's.
+#[derive(Debug)]
+struct LakeCatalog(Arc<dyn CatalogProvider>);
+
+impl CatalogProvider for LakeCatalog {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema_names(&self) -> Vec<String> {
+        self.0.schema_names()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.0.schema(name).map(|s| Arc::new(LakeSchema(s)) as Arc<dyn SchemaProvider>)
+    }
+}
+
+/// See [`LakeCatalog`].
+#[derive(Debug)]
+struct LakeSchema(Arc<dyn SchemaProvider>);
+
+impl SchemaProvider for LakeSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        self.0.table_names()
+    }
+
+    fn table<'a, 'b, 'r>(&'a self, name: &'b str) -> BoxFuture<'r, DFResult<Option<Arc<dyn TableProvider>>>>
+    where
+        'a: 'r,
+        'b: 'r,
+        Self: 'r,
+    {
+        Box::pin(async move {
+            Ok(self.0.table(name).await?.map(|t| {
+                if t.as_any().is::<IcebergTableProvider>() {
+                    Arc::new(ParallelTable(t)) as Arc<dyn TableProvider>
+                } else {
+                    t
+                }
+            }))
+        })
+    }
+
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        self.0.register_table(name, table)
+    }
+
+    fn deregister_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        self.0.deregister_table(name)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.0.table_exist(name)
+    }
+}
+
+/// An Iceberg table scanned in parallel. iceberg-datafusion 0.10's `IcebergTableScan` is a single
+/// partition: every data file is decoded on one thread, and DataFusion only spreads the rows over
+/// its cores after that. This provider lets the Iceberg provider plan the scan (the same snapshot,
+/// projection, pushed-down predicate and partition pruning), then plans the data files and spreads
+/// them over `target_partitions` partitions ([`LakeScan`]) that read with iceberg's own Arrow
+/// reader (field ids, schema evolution, row-group pruning by the predicate).
+#[derive(Debug)]
+struct ParallelTable(Arc<dyn TableProvider>);
+
+impl TableProvider for ParallelTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.0.table_type()
+    }
+
+    fn scan<'a, 'b, 'c, 'd, 'r>(
+        &'a self,
+        state: &'b dyn Session,
+        projection: Option<&'c Vec<usize>>,
+        filters: &'d [Expr],
+        limit: Option<usize>,
+    ) -> BoxFuture<'r, DFResult<Arc<dyn ExecutionPlan>>>
+    where
+        'a: 'r,
+        'b: 'r,
+        'c: 'r,
+        'd: 'r,
+        Self: 'r,
+    {
+        Box::pin(async move {
+            let plan = self.0.scan(state, projection, filters, limit).await?;
+            match plan.as_any().downcast_ref::<IcebergTableScan>() {
+                Some(scan) => {
+                    let config = state.config();
+                    Ok(Arc::new(LakeScan::try_new(scan, config.target_partitions(), config.batch_size()).await?)
+                        as Arc<dyn ExecutionPlan>)
+                }
+                None => Ok(plan),
+            }
+        })
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DFResult<Vec<TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
+
+    fn insert_into<'a, 'b, 'r>(
+        &'a self,
+        state: &'b dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> BoxFuture<'r, DFResult<Arc<dyn ExecutionPlan>>>
+    where
+        'a: 'r,
+        'b: 'r,
+        Self: 'r,
+    {
+        self.0.insert_into(state, input, insert_op)
+    }
+}
+
+/// The scan of [`ParallelTable`]: the data files an Iceberg scan keeps, in `partitions` groups of
+/// about equal bytes (largest file first onto the lightest group), each group read in order by
+/// iceberg's Arrow reader in DataFusion's batch size.
+#[derive(Debug)]
+pub struct LakeScan {
+    table: iceberg::table::Table,
+    predicate: Option<iceberg::expr::Predicate>,
+    projection: Option<Vec<String>>,
+    groups: Vec<Vec<FileScanTask>>,
+    limit: Option<usize>,
+    batch_size: usize,
+    properties: Arc<PlanProperties>,
+}
+
+impl LakeScan {
+    async fn try_new(scan: &IcebergTableScan, partitions: usize, batch_size: usize) -> DFResult<LakeScan> {
+        let table = scan.table().clone();
+        let mut builder = match scan.snapshot_id() {
+            Some(id) => table.scan().snapshot_id(id),
+            None => table.scan(),
+        };
+        builder = match scan.projection() {
+            Some(columns) => builder.select(columns.iter().cloned()),
+            None => builder.select_all(),
+        };
+        if let Some(p) = scan.predicates() {
+            builder = builder.with_filter(p.clone());
+        }
+        let plan = builder.build().map_err(to_datafusion_error)?;
+        let mut tasks: Vec<FileScanTask> =
+            plan.plan_files().await.map_err(to_datafusion_error)?.try_collect().await.map_err(to_datafusion_error)?;
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.length));
+        let n = partitions.clamp(1, tasks.len().max(1));
+        let mut groups: Vec<(u64, Vec<FileScanTask>)> = (0..n).map(|_| (0, Vec::new())).collect();
+        for task in tasks {
+            let lightest = groups.iter_mut().min_by_key(|(bytes, _)| *bytes).expect("at least one group");
+            lightest.0 += task.length;
+            lightest.1.push(task);
+        }
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(scan.schema()),
+            Partitioning::UnknownPartitioning(n),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(LakeScan {
+            table,
+            predicate: scan.predicates().cloned(),
+            projection: scan.projection().map(<[String]>::to_vec),
+            groups: groups.into_iter().map(|(_, g)| g).collect(),
+            limit: scan.limit(),
+            batch_size,
+            properties,
+        })
+    }
+
+    /// The table scanned.
+    pub fn table(&self) -> &iceberg::table::Table {
+        &self.table
+    }
+
+    /// The predicate pushed into the scan.
+    pub fn predicate(&self) -> Option<&iceberg::expr::Predicate> {
+        self.predicate.as_ref()
+    }
+
+    /// Data files the scan reads.
+    pub fn files(&self) -> usize {
+        self.groups.iter().map(Vec::len).sum()
+    }
+}
+
+impl DisplayAs for LakeScan {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "LakeScan {} projection:[{}] predicate:[{}] files:{} partitions:{}",
+            self.table.identifier().name(),
+            self.projection.as_ref().map_or(String::new(), |v| v.join(",")),
+            self.predicate.as_ref().map_or(String::new(), |p| p.to_string()),
+            self.files(),
+            self.groups.len()
+        )?;
+        if let Some(limit) = self.limit {
+            write!(f, " limit:[{limit}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for LakeScan {
+    fn name(&self) -> &str {
+        "LakeScan"
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DFResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    /// Rows from the manifests' record counts (inexact: the predicate may drop rows inside a file),
+    /// so that joins build their hash table on the smaller side.
+    fn partition_statistics(&self, partition: Option<usize>) -> DFResult<Statistics> {
+        let groups = match partition {
+            Some(p) => self.groups.get(p..=p).unwrap_or_default(),
+            None => &self.groups[..],
+        };
+        let rows: Option<u64> = groups.iter().flatten().map(|t| t.record_count).sum();
+        let stats = Statistics::new_unknown(&self.schema());
+        Ok(match rows {
+            Some(rows) => stats.with_num_rows(Precision::Inexact(rows as usize)),
+            None => stats,
+        })
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DFResult<SendableRecordBatchStream> {
+        let tasks = self.groups.get(partition).cloned().unwrap_or_default();
+        let reader =
+            self.table.reader_builder().with_batch_size(self.batch_size).with_data_file_concurrency_limit(1).build();
+        let tasks = futures::stream::iter(tasks.into_iter().map(Ok));
+        let stream = reader.read(Box::pin(tasks)).map_err(to_datafusion_error)?.stream().map_err(to_datafusion_error);
+        let stream: Pin<Box<dyn futures::Stream<Item = DFResult<RecordBatch>> + Send>> = match self.limit {
+            None => Box::pin(stream),
+            Some(limit) => {
+                let mut remaining = limit;
+                Box::pin(stream.try_filter_map(move |batch| {
+                    let out = if remaining == 0 {
+                        None
+                    } else if batch.num_rows() <= remaining {
+                        remaining -= batch.num_rows();
+                        Some(batch)
+                    } else {
+                        let part = batch.slice(0, remaining);
+                        remaining = 0;
+                        Some(part)
+                    };
+                    futures::future::ready(Ok(out))
+                }))
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), stream)))
+    }
+}
+
 /// A SQL session over the lake. Build a new one after a schema change or a new table: the
 /// DataFusion catalog captures tables and schemas when it is built (new snapshots are seen anyway).
 pub async fn session(lake: &Lake) -> Result<SessionContext, LakeError> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
-    let provider = IcebergCatalogProvider::try_new(lake.catalog().clone()).await?;
+    let provider = LakeCatalog(Arc::new(IcebergCatalogProvider::try_new(lake.catalog().clone()).await?));
     // The tables also go into the default in-memory schema, beside the analytics views (the
     // Iceberg schema cannot hold views): bare names work for both.
     if let Some(schema) = provider.schema(NAMESPACE) {
@@ -50,6 +356,25 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, 
 
 /// Rows as a JSON array of objects.
 pub type JsonArrayWriter<W> = datafusion::arrow::json::ArrayWriter<W>;
+
+/// A batch of result rows.
+pub type Batch = RecordBatch;
+
+/// Rows as a JSON array of objects (`[]` for none).
+pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<u8>, LakeError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = JsonArrayWriter::new(&mut buf);
+        for b in batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    if buf.is_empty() {
+        buf.extend_from_slice(b"[]");
+    }
+    Ok(buf)
+}
 
 /// Rows as an aligned text table.
 pub fn format(batches: &[RecordBatch]) -> Result<String, LakeError> {
@@ -73,6 +398,9 @@ pub struct ScanPruning {
 type Scan = (iceberg::table::Table, Option<iceberg::expr::Predicate>);
 
 fn iceberg_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<Scan>) {
+    if let Some(s) = plan.as_any().downcast_ref::<LakeScan>() {
+        out.push((s.table().clone(), s.predicate().cloned()));
+    }
     if let Some(s) = plan.as_any().downcast_ref::<IcebergTableScan>() {
         out.push((s.table().clone(), s.predicates().cloned()));
     }
