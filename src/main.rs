@@ -19,6 +19,13 @@ struct Cli {
     /// Directory holding Aurum's state (log, KV store, ...).
     #[arg(long, global = true, env = "AURUM_DATA_DIR", default_value = "aurum-data")]
     data_dir: PathBuf,
+    /// The lakehouse's Iceberg catalog: `sqlite` (a file in the data directory) or a
+    /// `postgres://user:password@host:port/database` URL (the catalog at scale).
+    #[arg(long, global = true, env = "AURUM_LAKE_CATALOG", default_value = "sqlite", hide_env_values = true)]
+    lake_catalog: String,
+    /// This data directory's catalog name in a shared PostgreSQL catalog.
+    #[arg(long, global = true, env = "AURUM_LAKE_CATALOG_NAME", default_value = "aurum")]
+    lake_catalog_name: String,
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -70,7 +77,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    let ctx = commands::Context {
+        data_dir: cli.data_dir,
+        json: cli.json,
+        lake_catalog: cli.lake_catalog,
+        lake_catalog_name: cli.lake_catalog_name,
+    };
     // Every command but the benchmarks opens the data directory: one process at a time.
     let needs_data_dir = !matches!(cli.command, Command::Bench(_));
     let _lock = match needs_data_dir.then(|| ctx.lock_data_dir()).transpose() {

@@ -59,6 +59,19 @@ fn demo_runs_end_to_end_and_is_exactly_once_across_runs() {
     assert_eq!(manifest["bar_list"]["sha256"], hex::encode(sha2::Sha256::digest(&bars)));
     assert_eq!(bars.iter().filter(|b| **b == b'\n').count(), 6, "header and 5 bars");
     assert!(run_dir.join("anvil-state.json.gz").is_file());
+    // The lakehouse holds the chain's final events, the reconciliation and the risk scores.
+    let lake = &first["lake"];
+    let rows_of = |table: &str| -> u64 {
+        let tables = lake["sync"]["tables"].as_array().unwrap();
+        tables.iter().find(|t| t["table"] == table).unwrap()["rows"].as_u64().unwrap()
+    };
+    assert!(rows_of("chain_events") > 0, "{lake}");
+    assert!(rows_of("bars") > 0 && rows_of("bars") % 5 == 0, "every run lists the 5 bars: {lake}");
+    assert_eq!(
+        lake["analytics"]["token_supply"][0]["supply_oz"].as_str().map(|s| s.trim_end_matches('0')),
+        Some("405."),
+        "the supply from final events equals the chain's: {lake}"
+    );
     let second: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "500"]))).unwrap();
     assert_eq!(second["projection"]["applied_this_run"], 500, "a re-run projects only the new events");
@@ -69,6 +82,9 @@ fn demo_runs_end_to_end_and_is_exactly_once_across_runs() {
     assert_eq!(second["chain"]["chain_id"], 31338);
     assert_eq!(second["chain"]["check"]["ledger_matches_chain"], true);
     assert_eq!(second["chain"]["check"]["token_supply_oz"], "405.000");
+    let supplies = second["lake"]["analytics"]["token_supply"].as_array().unwrap();
+    assert_eq!(supplies.len(), 2, "both chains are in the lake: {supplies:?}");
+    assert_eq!(supplies[1]["chain_id"], 31338);
 }
 
 #[test]
@@ -755,17 +771,26 @@ fn risk_scans_the_journal_once_checks_rules_and_benchmarks() {
 #[test]
 fn lake_syncs_the_journal_once_and_answers_sql() {
     let dir = tempfile::tempdir().unwrap();
-    stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "100", "--skip-chain"]));
-    let sync = |d: &Path| -> serde_json::Value {
-        serde_json::from_str(&stdout(&aurum(d, &["lake", "sync", "--json"]))).unwrap()
+    let demo: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "100", "--skip-chain"])))
+            .unwrap();
+    // The demo synced the lake: journal tables, and the topics its risk scan wrote.
+    let rows_of = |report: &serde_json::Value, table: &str| -> u64 {
+        let t = report["tables"].as_array().unwrap().iter().find(|t| t["table"] == table).unwrap();
+        t["rows"].as_u64().unwrap()
     };
-    let first = sync(dir.path());
-    let transfers = first["rows"]["transfers"].as_u64().unwrap();
-    assert!(transfers > 50 && first["rows"]["postings"].as_u64().unwrap() > transfers, "{first}");
-    // The demo scored its journal: its alerts reach the lake too.
-    assert!(first["risk_alerts"]["rows"].as_u64().unwrap() > 0, "{first}");
-    let again = sync(dir.path());
-    assert_eq!((again["commits"].as_u64(), again["risk_alerts"]["commits"].as_u64()), (Some(0), Some(0)), "{again}");
+    let first = &demo["lake"]["sync"];
+    let transfers = rows_of(first, "transfers");
+    assert!(transfers > 50 && rows_of(first, "postings") > transfers, "{first}");
+    assert!(rows_of(first, "risk_alerts") > 0, "{first}");
+    assert_eq!(rows_of(first, "risk_scores"), demo["risk"]["transfers"].as_u64().unwrap(), "{first}");
+    assert_eq!(rows_of(first, "chain_events"), 0, "no chain in this run");
+    assert_eq!(demo["lake"]["analytics"]["risk_scores"][0]["scored"], demo["risk"]["transfers"]);
+    // Again: every source is caught up, nothing is committed.
+    let again: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(dir.path(), &["lake", "sync", "--json"]))).unwrap();
+    assert_eq!(again["commits"].as_u64(), Some(0), "{again}");
+    assert!(again["tables"].as_array().unwrap().iter().all(|t| t["rows"] == 0), "{again}");
     let rows: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["sql", "--json", "SELECT count(*) AS n FROM transfers"])))
             .unwrap();

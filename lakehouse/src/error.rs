@@ -57,6 +57,31 @@ pub enum LakeError {
         /// What is wrong.
         reason: String,
     },
+    /// The lake's configuration is unusable (catalog URI, names).
+    #[error("lake configuration: {0}")]
+    Config(String),
+    /// A sink built a row its table cannot hold (a bug in the sink, caught before writing).
+    #[error("table {table}, column {column}: {reason}")]
+    BadRow {
+        /// The table.
+        table: &'static str,
+        /// The column (`*` for the row as a whole).
+        column: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The chain indexer's store could not be read.
+    #[error("chain index: {0}")]
+    Chain(#[from] aurum_chain::indexer::IndexerError),
+    /// A final chain log that claims to be a known event does not decode.
+    #[error("chain {chain_id}: {source}")]
+    ChainEvent {
+        /// The chain.
+        chain_id: u64,
+        /// Why.
+        #[source]
+        source: aurum_chain::events::DecodeError,
+    },
     /// The log failed.
     #[error("log: {0}")]
     Log(#[from] aurum_log::Error),

@@ -5,7 +5,10 @@
 //! - [`tables`]: every table's schema and partitioning;
 //! - [`rows`]: journal blocks to Arrow record batches (exact decimals);
 //! - [`sink`]: micro-batches committed with their journal position in the snapshot summary;
-//! - [`topics`]: the same for the log's topics (`risk.alerts`);
+//! - [`topics`]: the same for the log's topics (risk alerts and scores, oracle rounds,
+//!   reconciliation runs);
+//! - [`chain`]: the same for the chain indexer's final logs;
+//! - [`columns`]: rows built cell by cell and checked against the table's schema;
 //! - [`sql`]: a DataFusion session over the catalog, plans and partition pruning;
 //! - [`analytics`]: named queries registered as views;
 //! - [`maintenance`]: snapshot expiry.
@@ -15,6 +18,8 @@
 
 pub mod analytics;
 pub mod catalog;
+pub mod chain;
+pub mod columns;
 pub mod error;
 pub mod maintenance;
 pub mod rows;
@@ -23,6 +28,6 @@ pub mod sql;
 pub mod tables;
 pub mod topics;
 
-pub use catalog::Lake;
+pub use catalog::{CatalogConfig, Lake};
 pub use error::LakeError;
 pub use tables::LakeTable;

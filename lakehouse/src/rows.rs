@@ -21,7 +21,7 @@ use crate::error::LakeError;
 use crate::tables::{AMOUNT_PRECISION, AMOUNT_SCALE, LakeTable};
 
 /// Largest value of a decimal(38, s) column, in its unscaled integer.
-const MAX_DECIMAL_38: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
+pub(crate) const MAX_DECIMAL_38: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
 
 /// Base units at `scale` as the unscaled value of a decimal(38, 18).
 pub fn decimal_units(units: u128, scale: u8, transfer: impl FnOnce() -> String) -> Result<i128, LakeError> {
@@ -144,7 +144,13 @@ impl Rows {
             LakeTable::Transfers => self.transfers.rows,
             LakeTable::Postings => self.postings.rows,
             LakeTable::Accounts => self.accounts.rows,
-            LakeTable::RiskAlerts => 0,
+            // Fed from topics and the chain, never from journal blocks.
+            LakeTable::RiskAlerts
+            | LakeTable::RiskScores
+            | LakeTable::Prices
+            | LakeTable::ReconFindings
+            | LakeTable::Bars
+            | LakeTable::ChainEvents => 0,
         }
     }
 
@@ -410,7 +416,12 @@ impl Rows {
                     dec(&mut c.amount)?,
                 ]
             }
-            LakeTable::RiskAlerts => unreachable!("risk alerts come from a topic, not the journal"),
+            LakeTable::RiskAlerts
+            | LakeTable::RiskScores
+            | LakeTable::Prices
+            | LakeTable::ReconFindings
+            | LakeTable::Bars
+            | LakeTable::ChainEvents => unreachable!("{} is not fed from the journal", table.name()),
             LakeTable::Accounts => {
                 let c = &mut self.accounts;
                 c.rows = 0;

@@ -33,14 +33,36 @@ pub enum LakeTable {
     Accounts,
     /// Every risk alert of the `risk.alerts` topic (admission and journal scoring).
     RiskAlerts,
+    /// The risk score of every applied transfer (the `risk.scores` topic of journal scoring).
+    RiskScores,
+    /// Every oracle round (`oracle.rounds`): the published price, or why none was.
+    Prices,
+    /// Every finding of every three-way reconciliation run (`recon.runs`), breaks and explained.
+    ReconFindings,
+    /// Every bar of the bar list of every reconciliation run (`recon.runs`), as counted.
+    Bars,
+    /// Every final log of the token and its feeds, decoded (the chain indexer's store).
+    ChainEvents,
 }
 
 impl LakeTable {
     /// Every table.
-    pub const ALL: [LakeTable; 4] =
-        [LakeTable::Transfers, LakeTable::Postings, LakeTable::Accounts, LakeTable::RiskAlerts];
+    pub const ALL: [LakeTable; 9] = [
+        LakeTable::Transfers,
+        LakeTable::Postings,
+        LakeTable::Accounts,
+        LakeTable::RiskAlerts,
+        LakeTable::RiskScores,
+        LakeTable::Prices,
+        LakeTable::ReconFindings,
+        LakeTable::Bars,
+        LakeTable::ChainEvents,
+    ];
     /// The tables fed from the ledger's journal.
     pub const JOURNAL: [LakeTable; 3] = [LakeTable::Transfers, LakeTable::Postings, LakeTable::Accounts];
+    /// The tables fed from topics of the log (positions: `aurum.offset.<partition>`).
+    pub const TOPICS: [LakeTable; 5] =
+        [LakeTable::RiskAlerts, LakeTable::RiskScores, LakeTable::Prices, LakeTable::ReconFindings, LakeTable::Bars];
 
     /// Its name in the catalog.
     pub fn name(self) -> &'static str {
@@ -49,6 +71,11 @@ impl LakeTable {
             LakeTable::Postings => "postings",
             LakeTable::Accounts => "accounts",
             LakeTable::RiskAlerts => "risk_alerts",
+            LakeTable::RiskScores => "risk_scores",
+            LakeTable::Prices => "prices",
+            LakeTable::ReconFindings => "recon_findings",
+            LakeTable::Bars => "bars",
+            LakeTable::ChainEvents => "chain_events",
         }
     }
 
@@ -107,12 +134,102 @@ impl LakeTable {
                 req(12, "patterns", PrimitiveType::String),
                 req(13, "reasons", PrimitiveType::String),
             ],
+            LakeTable::RiskScores => vec![
+                req(1, "seq", PrimitiveType::Long),
+                req(2, "ts", PrimitiveType::Timestamptz),
+                req(3, "ts_ns", PrimitiveType::Long),
+                req(4, "transfer_id", PrimitiveType::String),
+                req(5, "debit_account", PrimitiveType::String),
+                req(6, "credit_account", PrimitiveType::String),
+                req(7, "asset_id", PrimitiveType::Long),
+                req(8, "amount_units", PrimitiveType::String),
+                req(9, "score", PrimitiveType::Double),
+                req(10, "model_score", PrimitiveType::Double),
+                req(11, "decision", PrimitiveType::String),
+                req(12, "alert", PrimitiveType::Boolean),
+                // Comma-separated, in rule order; empty when no rule fired.
+                req(13, "patterns", PrimitiveType::String),
+            ],
+            LakeTable::Prices => vec![
+                req(1, "log_offset", PrimitiveType::Long),
+                req(2, "ts", PrimitiveType::Timestamptz),
+                req(3, "symbol", PrimitiveType::String),
+                req(4, "round", PrimitiveType::Long),
+                // published, no_quorum or breaker_tripped.
+                req(5, "status", PrimitiveType::String),
+                // The published price (status published), exactly: value / 10^scale.
+                opt(6, "price", amount()),
+                // The held price of a tripped breaker.
+                opt(7, "candidate", amount()),
+                req(8, "sources_used", PrimitiveType::Long),
+                req(9, "sources_dropped", PrimitiveType::Long),
+                // The transaction that pushed the price on chain, if one did.
+                opt(10, "push_tx", PrimitiveType::String),
+            ],
+            LakeTable::ReconFindings => vec![
+                req(1, "log_offset", PrimitiveType::Long),
+                req(2, "ts", PrimitiveType::Timestamptz),
+                req(3, "chain_id", PrimitiveType::Long),
+                req(4, "block", PrimitiveType::Long),
+                req(5, "journal_seq", PrimitiveType::Long),
+                req(6, "bar_list_sha256", PrimitiveType::String),
+                req(7, "class", PrimitiveType::String),
+                req(8, "subject", PrimitiveType::String),
+                // Troy ounces (token base units / 10^18), exactly.
+                req(9, "expected_oz", amount()),
+                req(10, "found_oz", amount()),
+                req(11, "difference_oz", amount()),
+                req(12, "explained", PrimitiveType::Boolean),
+                req(13, "explanation", PrimitiveType::String),
+            ],
+            LakeTable::Bars => vec![
+                req(1, "log_offset", PrimitiveType::Long),
+                req(2, "ts", PrimitiveType::Timestamptz),
+                req(3, "chain_id", PrimitiveType::Long),
+                req(4, "block", PrimitiveType::Long),
+                req(5, "bar_list_sha256", PrimitiveType::String),
+                req(6, "line", PrimitiveType::Long),
+                req(7, "refiner", PrimitiveType::String),
+                req(8, "serial", PrimitiveType::String),
+                req(9, "year", PrimitiveType::Long),
+                req(10, "vault", PrimitiveType::String),
+                req(11, "gross_oz", amount()),
+                // Tenths of a part per thousand (999.9 -> 9999).
+                req(12, "assay", PrimitiveType::Long),
+                req(13, "fine_oz", amount()),
+                req(14, "expected_fine_oz", amount()),
+                req(15, "status", PrimitiveType::String),
+                req(16, "allocation", PrimitiveType::String),
+                req(17, "backing", PrimitiveType::Boolean),
+            ],
+            LakeTable::ChainEvents => vec![
+                req(1, "chain_id", PrimitiveType::Long),
+                req(2, "block", PrimitiveType::Long),
+                req(3, "block_hash", PrimitiveType::String),
+                // The block's timestamp.
+                req(4, "ts", PrimitiveType::Timestamptz),
+                req(5, "tx_hash", PrimitiveType::String),
+                req(6, "log_index", PrimitiveType::Long),
+                req(7, "contract", PrimitiveType::String),
+                // transfer, minted, redeemed, wiped, frozen, unfrozen, paused, unpaused,
+                // reserve_answer, price_answer.
+                req(8, "event", PrimitiveType::String),
+                opt(9, "from_address", PrimitiveType::String),
+                opt(10, "to_address", PrimitiveType::String),
+                // Token amounts in troy ounces (the token has 18 decimals), exactly.
+                opt(11, "amount_oz", amount()),
+                opt(12, "reserve_oz", amount()),
+                opt(13, "reference", PrimitiveType::String),
+                // A feed's answer as the raw integer (× 10^feed decimals), and its round.
+                opt(14, "answer", PrimitiveType::String),
+                opt(15, "feed_round", PrimitiveType::String),
+            ],
         };
         Ok(Schema::builder().with_schema_id(0).with_fields(fields).build()?)
     }
 
-    /// Its partitioning: transfers and alerts by day; postings by asset and day (queries of one
-    /// asset's movements skip the others' files); accounts not at all (small).
+    /// Its partitioning: postings by asset and day (queries of one asset's movements skip the
+    /// others' files); accounts not at all (small); every other table by day.
     pub fn partition_spec(self) -> Result<UnboundPartitionSpec, LakeError> {
         let spec = match self {
             LakeTable::Transfers => {
@@ -123,8 +240,16 @@ impl LakeTable {
                 .add_partition_field(2, "ts_day", Transform::Day)?
                 .build(),
             LakeTable::Accounts => UnboundPartitionSpec::builder().build(),
-            LakeTable::RiskAlerts => {
+            // Every other table is a stream of timestamped facts, queried by time.
+            LakeTable::RiskAlerts
+            | LakeTable::RiskScores
+            | LakeTable::Prices
+            | LakeTable::ReconFindings
+            | LakeTable::Bars => {
                 UnboundPartitionSpec::builder().add_partition_field(2, "ts_day", Transform::Day)?.build()
+            }
+            LakeTable::ChainEvents => {
+                UnboundPartitionSpec::builder().add_partition_field(4, "ts_day", Transform::Day)?.build()
             }
         };
         Ok(spec)

@@ -149,13 +149,20 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
     if !ctx.json {
         println!("== risk scoring ==");
         super::risk::print_scan(&risk);
+    }
+    eprintln!("[lake] appending the journal, the topics and the final chain events to the Iceberg tables...");
+    let lake = super::lake::demo_step(ctx)?;
+    if !ctx.json {
+        println!("== lakehouse: Iceberg tables and SQL analytics ==");
+        super::lake::print_demo_step(&lake);
         println!("== substrate: log -> KV projection ==");
     }
     let projection = run_projection(ctx, &args)?;
     if ctx.json {
-        print_json(
-            &json!({"ledger": day, "chain": chain, "audit": report.to_json_value(), "risk": risk, "projection": projection}),
-        );
+        print_json(&json!({
+            "ledger": day, "chain": chain, "audit": report.to_json_value(), "risk": risk, "lake": lake,
+            "projection": projection,
+        }));
     }
     Ok(())
 }

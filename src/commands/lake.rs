@@ -1,10 +1,13 @@
 //! `aurum lake ...` and `aurum sql`: the lakehouse — sync the journal into Iceberg tables exactly
 //! once, show the tables, run DataFusion SQL over them.
 
+use std::collections::BTreeMap;
+
 use aurum_lake::sink::sync_journal;
-use aurum_lake::{Lake, LakeTable, sql};
+use aurum_lake::{LakeTable, sql};
+use aurum_ledger_node::engine::Engine;
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{CliResult, Context};
 use crate::output::print_json;
@@ -12,8 +15,9 @@ use crate::output::print_json;
 /// Subcommands of `aurum lake`.
 #[derive(Debug, Subcommand)]
 pub enum LakeCommand {
-    /// Append the journal's new blocks (transfers, postings, accounts) and the risk.alerts topic's
-    /// new records (risk_alerts) to the tables, exactly once.
+    /// Append what is new at every source to its tables, exactly once: the journal (transfers,
+    /// postings, accounts), the log's topics (risk_alerts, risk_scores, prices, recon_findings,
+    /// bars) and the chain indexer's final logs (chain_events).
     Sync,
     /// Each table's snapshots, files, rows and journal position.
     Status,
@@ -38,6 +42,8 @@ pub struct SqlArgs {
     pub explain: bool,
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
@@ -48,32 +54,11 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
     match cmd {
         LakeCommand::Sync => {
             let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
-            let (report, alerts) = rt.block_on(async {
-                let lake = Lake::open(&ctx.lake_dir()).await?;
-                let report = sync_journal(&lake, &engine, None).await?;
-                let alerts = aurum_lake::topics::sync_risk_alerts(&lake, engine.log()).await?;
-                Ok::<_, aurum_lake::LakeError>((report, alerts))
-            })?;
+            let report = sync_all(ctx, &rt, &engine)?;
             if ctx.json {
-                print_json(&json!({
-                    "commits": report.commits, "rows": report.rows, "files": report.files, "next_seq": report.next_seq,
-                    "risk_alerts": {"commits": alerts.commits, "rows": alerts.rows, "next_offsets": alerts.next_offsets},
-                }));
+                print_json(&report);
             } else {
-                println!("{} commits", report.commits + alerts.commits);
-                for t in LakeTable::JOURNAL {
-                    println!(
-                        "  {:11} +{} rows in {} files; next journal block {}",
-                        t.name(),
-                        report.rows.get(t.name()).unwrap_or(&0),
-                        report.files.get(t.name()).unwrap_or(&0),
-                        report.next_seq.get(t.name()).unwrap_or(&1)
-                    );
-                }
-                println!(
-                    "  risk_alerts +{} rows from risk.alerts; next offsets {:?}",
-                    alerts.rows, alerts.next_offsets
-                );
+                print_sync(&report);
             }
             Ok(())
         }
@@ -81,7 +66,7 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
             let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let cutoff = now_ms - (older_than_hours as i64) * 3_600_000;
             let reports = rt.block_on(async {
-                let lake = Lake::open(&ctx.lake_dir()).await?;
+                let lake = ctx.open_lake().await?;
                 let mut out = Vec::new();
                 for t in LakeTable::ALL {
                     let r = aurum_lake::maintenance::expire_snapshots(&lake, t, cutoff, retain_last.max(1)).await?;
@@ -106,7 +91,7 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
         }
         LakeCommand::Status => {
             let rows = rt.block_on(async {
-                let lake = Lake::open(&ctx.lake_dir()).await?;
+                let lake = ctx.open_lake().await?;
                 let mut rows = Vec::new();
                 for t in LakeTable::ALL {
                     let table = lake.table(t).await?;
@@ -121,6 +106,12 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
                         "total_data_files": summary.get("total-data-files").cloned().unwrap_or_else(|| "0".into()),
                         "position": if LakeTable::JOURNAL.contains(&t) {
                             json!({"next_journal_block": aurum_lake::sink::next_seq(&table, t)?})
+                        } else if t == LakeTable::ChainEvents {
+                            let p: BTreeMap<String, String> = aurum_lake::chain::positions(&table)?
+                                .into_iter()
+                                .map(|(c, (b, i))| (c.to_string(), format!("block {b} log {i}")))
+                                .collect();
+                            json!({"chains": p})
                         } else {
                             json!({"next_offsets": aurum_lake::topics::next_offsets(&table, t)?})
                         },
@@ -149,11 +140,113 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
     }
 }
 
+/// Bring every table up to its source: the journal, the log's topics, and the final chain events
+/// of every chain this data directory has indexed. Returns what each sink appended.
+pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, engine: &Engine) -> Result<Value, BoxError> {
+    let chains = super::recon::chain_deployments(ctx)?;
+    let report = rt.block_on(async {
+        let lake = ctx.open_lake().await?;
+        let journal = sync_journal(&lake, engine, None).await?;
+        let topics = aurum_lake::topics::sync_topics(&lake, engine.log()).await?;
+        let chain = aurum_lake::chain::sync_chain_events(&lake, engine.db(), &chains).await?;
+        Ok::<_, aurum_lake::LakeError>((journal, topics, chain))
+    })?;
+    let (journal, topics, chain) = report;
+    let mut tables = Vec::new();
+    for t in LakeTable::JOURNAL {
+        tables.push(json!({
+            "table": t.name(), "source": "ledger journal",
+            "rows": journal.rows.get(t.name()).unwrap_or(&0), "files": journal.files.get(t.name()).unwrap_or(&0),
+            "position": format!("next journal block {}", journal.next_seq.get(t.name()).unwrap_or(&1)),
+        }));
+    }
+    for (name, r) in &topics {
+        let topic = LakeTable::TOPICS
+            .iter()
+            .find(|t| t.name() == *name)
+            .and_then(|t| aurum_lake::topics::topic_of(*t))
+            .unwrap_or_default();
+        tables.push(json!({
+            "table": name, "source": topic, "records": r.records, "rows": r.rows,
+            "position": format!("next offsets {:?}", r.next_offsets),
+        }));
+    }
+    tables.push(json!({
+        "table": LakeTable::ChainEvents.name(), "source": "chain indexer (final logs)", "logs": chain.logs, "rows": chain.rows,
+        "position": chain.positions.iter().map(|(c, (b, i))| format!("chain {c}: block {b} log {i}")).collect::<Vec<_>>().join("; "),
+    }));
+    let commits = journal.commits + topics.values().map(|r| r.commits).sum::<u64>() + chain.commits;
+    Ok(json!({"commits": commits, "tables": tables}))
+}
+
+/// The demo's questions to the lakehouse, after a sync: named analytics over what the demo did.
+const DEMO_QUERIES: &[(&str, &str)] = &[
+    ("holdings_by_asset", "SELECT asset, CAST(held AS VARCHAR) AS held, holders FROM holdings_by_asset ORDER BY asset"),
+    (
+        "token_supply",
+        "SELECT chain_id, CAST(sum(minted_oz) AS VARCHAR) AS minted_oz, CAST(sum(supply_change_oz) AS VARCHAR) AS supply_oz \
+         FROM token_supply_daily GROUP BY chain_id ORDER BY chain_id",
+    ),
+    (
+        "recon_findings",
+        "SELECT class, sum(breaks) AS breaks, sum(explained) AS explained FROM recon_breaks_daily GROUP BY class ORDER BY class",
+    ),
+    ("risk_scores", "SELECT sum(scored) AS scored, sum(alerted) AS alerted FROM risk_scores_daily"),
+];
+
+/// The demo's lakehouse step: sync every source, then answer [`DEMO_QUERIES`].
+pub fn demo_step(ctx: &Context) -> Result<Value, BoxError> {
+    let rt = runtime()?;
+    let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
+    let sync = sync_all(ctx, &rt, &engine)?;
+    drop(engine);
+    let answers = rt.block_on(async {
+        let lake = ctx.open_lake().await?;
+        let session = sql::session(&lake).await?;
+        let mut answers = serde_json::Map::new();
+        for (name, q) in DEMO_QUERIES {
+            let batches = sql::query(&session, q).await?;
+            answers.insert((*name).to_string(), batches_json(&batches)?);
+        }
+        Ok::<_, BoxError>(answers)
+    })?;
+    Ok(json!({"sync": sync, "analytics": answers}))
+}
+
+fn batches_json(batches: &[aurum_lake::sql::Batch]) -> Result<Value, BoxError> {
+    Ok(serde_json::from_slice(&sql::json_rows(batches)?)?)
+}
+
+/// Print the demo's lakehouse step for people.
+pub fn print_demo_step(step: &Value) {
+    print_sync(&step["sync"]);
+    for (name, rows) in step["analytics"].as_object().into_iter().flatten() {
+        println!("  {name}:");
+        for r in rows.as_array().into_iter().flatten() {
+            println!("    {r}");
+        }
+    }
+}
+
+/// Print a sync report for people.
+pub fn print_sync(report: &Value) {
+    println!("{} commits", report["commits"]);
+    for t in report["tables"].as_array().into_iter().flatten() {
+        println!(
+            "  {:15} +{:<8} rows  from {:28} {}",
+            t["table"].as_str().unwrap_or_default(),
+            t["rows"],
+            t["source"].as_str().unwrap_or_default(),
+            t["position"].as_str().unwrap_or_default()
+        );
+    }
+}
+
 /// Run `aurum sql`.
 pub fn run_sql(ctx: &Context, args: SqlArgs) -> CliResult {
     let rt = runtime()?;
     rt.block_on(async {
-        let lake = Lake::open(&ctx.lake_dir()).await?;
+        let lake = ctx.open_lake().await?;
         let session = sql::session(&lake).await?;
         if args.explain {
             let (plan, scans) = sql::explain(&session, &args.query).await?;
@@ -178,23 +271,11 @@ pub fn run_sql(ctx: &Context, args: SqlArgs) -> CliResult {
         } else {
             let batches = sql::query(&session, &args.query).await?;
             if ctx.json {
-                let mut buf = Vec::new();
-                {
-                    let mut w = datafusion_json_writer(&mut buf);
-                    for b in &batches {
-                        w.write(b)?;
-                    }
-                    w.finish()?;
-                }
-                println!("{}", String::from_utf8_lossy(&buf));
+                print_json(&batches_json(&batches)?);
             } else {
                 println!("{}", sql::format(&batches)?);
             }
         }
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     })
-}
-
-fn datafusion_json_writer<W: std::io::Write>(w: W) -> aurum_lake::sql::JsonArrayWriter<W> {
-    aurum_lake::sql::JsonArrayWriter::new(w)
 }

@@ -18,18 +18,34 @@ pub mod serve;
 use std::path::PathBuf;
 
 /// What every subcommand gets.
-#[derive(Debug)]
 pub struct Context {
     /// Root of Aurum's state.
     pub data_dir: PathBuf,
     /// Print JSON instead of text.
     pub json: bool,
+    /// The lakehouse catalog's URI (`sqlite` or a PostgreSQL URL; it may hold a password: never
+    /// print it, see [`aurum_lake::catalog::redact`]).
+    pub lake_catalog: String,
+    /// The lakehouse's catalog name in a shared catalog.
+    pub lake_catalog_name: String,
 }
 
 /// Holds the data directory's lock for as long as it lives.
 #[derive(Debug)]
 pub struct DataDirLock {
     _file: std::fs::File,
+}
+
+impl std::fmt::Debug for Context {
+    /// Never prints the catalog's password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("data_dir", &self.data_dir)
+            .field("json", &self.json)
+            .field("lake_catalog", &aurum_lake::catalog::redact(&self.lake_catalog))
+            .field("lake_catalog_name", &self.lake_catalog_name)
+            .finish()
+    }
 }
 
 impl Context {
@@ -65,6 +81,12 @@ impl Context {
     /// Directory of the lakehouse (Iceberg catalog and warehouse).
     pub fn lake_dir(&self) -> PathBuf {
         self.data_dir.join("lake")
+    }
+
+    /// Open the lakehouse with the configured catalog (inside a tokio runtime).
+    pub async fn open_lake(&self) -> Result<aurum_lake::Lake, aurum_lake::LakeError> {
+        let config = aurum_lake::CatalogConfig::parse(&self.lake_catalog, &self.lake_catalog_name)?;
+        aurum_lake::Lake::open_with(&self.lake_dir(), &config).await
     }
 
     /// Directory of the embedded KV store.
