@@ -791,6 +791,13 @@ fn lake_syncs_the_journal_once_and_answers_sql() {
         serde_json::from_str(&stdout(&aurum(dir.path(), &["lake", "sync", "--json"]))).unwrap();
     assert_eq!(again["commits"].as_u64(), Some(0), "{again}");
     assert!(again["tables"].as_array().unwrap().iter().all(|t| t["rows"] == 0), "{again}");
+    // Nothing crashed: the orphan sweep finds nothing to delete.
+    let sweep: serde_json::Value = serde_json::from_str(&stdout(&aurum(
+        dir.path(),
+        &["lake", "delete-orphans", "--older-than-hours", "0", "--dry-run", "--json"],
+    )))
+    .unwrap();
+    assert!(sweep["tables"].as_array().unwrap().iter().all(|t| t["orphans"] == 0), "{sweep}");
     let rows: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["sql", "--json", "SELECT count(*) AS n FROM transfers"])))
             .unwrap();

@@ -13,7 +13,7 @@
 //! together: a crash before it leaves unreferenced files and the old offset (the batch is redone);
 //! a crash after it leaves the new offset (the batch is not redone). No row is lost or duplicated.
 //! Unreferenced data files of a crashed batch stay on disk as garbage: no snapshot names them, so
-//! no reader sees them (deleting orphans is not implemented yet).
+//! no reader sees them; `maintenance::delete_orphan_files` (`aurum lake delete-orphans`) removes them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

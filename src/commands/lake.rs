@@ -21,6 +21,16 @@ pub enum LakeCommand {
     Sync,
     /// Each table's snapshots, files, rows and journal position.
     Status,
+    /// Delete the data files crashed syncs left behind (no snapshot references them), older than a
+    /// grace period, in every table.
+    DeleteOrphans {
+        /// Only files last modified more than this many hours ago.
+        #[arg(long, default_value_t = 24)]
+        older_than_hours: u64,
+        /// Report what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Expire old snapshots of every table (the maintenance job): data stays, history shortens.
     Expire {
         /// Expire snapshots older than this many hours.
@@ -59,6 +69,35 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
                 print_json(&report);
             } else {
                 print_sync(&report);
+            }
+            Ok(())
+        }
+        LakeCommand::DeleteOrphans { older_than_hours, dry_run } => {
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            let cutoff = now_ms - (older_than_hours as i64) * 3_600_000;
+            let reports = rt.block_on(async {
+                let lake = ctx.open_lake().await?;
+                let mut out = Vec::new();
+                for t in LakeTable::ALL {
+                    let r = aurum_lake::maintenance::delete_orphan_files(&lake, t, cutoff, dry_run).await?;
+                    out.push(json!({"table": t.name(), "referenced": r.referenced, "orphans": r.orphans,
+                                    "orphan_bytes": r.orphan_bytes, "deleted": r.deleted}));
+                }
+                Ok::<_, aurum_lake::LakeError>(out)
+            })?;
+            if ctx.json {
+                print_json(&json!({"dry_run": dry_run, "tables": reports}));
+            } else {
+                for r in &reports {
+                    println!(
+                        "{:15} {} orphaned files ({} bytes), {} deleted; {} referenced",
+                        r["table"].as_str().unwrap_or_default(),
+                        r["orphans"],
+                        r["orphan_bytes"],
+                        r["deleted"],
+                        r["referenced"]
+                    );
+                }
             }
             Ok(())
         }
