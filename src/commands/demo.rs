@@ -145,7 +145,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
         return Err(format!("the audit found a divergence at block {}: {}", d.seq, d.kind.as_str()).into());
     }
     eprintln!("[risk] scoring every transfer of the journal...");
-    let risk = super::risk::scan_journal(ctx, aurum_risk::RuleSet::default_rules(), 3)?;
+    let risk = super::risk::scan_journal(ctx, demo_risk_rules(ctx)?, 3)?;
     if !ctx.json {
         println!("== risk scoring ==");
         super::risk::print_scan(&risk);
@@ -165,6 +165,21 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CliResult {
         }));
     }
     Ok(())
+}
+
+/// The demo's risk rules: the built-in ones, with the platform's own books exempt. Accounts that
+/// are not liabilities (vault, bank, exchange, fees, capital, inventory) are the business itself,
+/// not customers whose behaviour is scored, and neither is the pooled account owed to merchants;
+/// their counterparties are still scored.
+fn demo_risk_rules(ctx: &Context) -> Result<aurum_risk::RuleSet, Box<dyn std::error::Error + Send + Sync>> {
+    let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
+    let mut rules = aurum_risk::RuleSet::default_rules();
+    let own: Vec<u128> = engine.read(|l| {
+        l.accounts().iter().filter(|a| a.kind != aurum_ledger::AccountKind::Liability).map(|a| a.id.0).collect()
+    })?;
+    rules.exempt.extend(own);
+    rules.exempt.insert(super::ledger_demo::MERCHANT_INR.0);
+    Ok(rules)
 }
 
 /// The business accounts' rows, the customer wallets summed per asset, and the totals.

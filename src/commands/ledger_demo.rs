@@ -39,7 +39,7 @@ const BANK_INR: AccountId = AccountId(1002); // asset, INR: rupees at the bank
 const FX_XAU: AccountId = AccountId(1003); // equity, XAU: exchange (trading) account
 const FX_INR: AccountId = AccountId(1004); // equity, INR: exchange (trading) account
 const FEES_INR: AccountId = AccountId(1005); // income, INR: fees earned
-const MERCHANT_INR: AccountId = AccountId(1006); // liability, INR: owed to merchants for card spend
+pub(crate) const MERCHANT_INR: AccountId = AccountId(1006); // liability, INR: owed to merchants for card spend
 const CAPITAL_INR: AccountId = AccountId(1007); // equity, INR: owners' capital
 
 /// Customers per day.
