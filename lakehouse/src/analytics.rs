@@ -49,7 +49,8 @@ pub const ANALYTICS: &[Analytic] = &[
         name: "holdings",
         description: "Posted balance of every account (credits minus debits, in the asset's units) from the postings",
         sql: "SELECT account, asset, \
-                     sum(CASE WHEN side = 'credit' THEN amount ELSE -amount END) AS balance, \
+                     coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0) \
+                       - coalesce(sum(amount) FILTER (WHERE side IS DISTINCT FROM 'credit'), 0) AS balance, \
                      count(*) AS postings \
               FROM postings GROUP BY account, asset",
     },

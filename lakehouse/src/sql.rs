@@ -85,7 +85,7 @@ impl SchemaProvider for LakeSchema {
         Box::pin(async move {
             Ok(self.0.table(name).await?.map(|t| {
                 if t.as_any().is::<IcebergTableProvider>() {
-                    Arc::new(ParallelTable(t)) as Arc<dyn TableProvider>
+                    Arc::new(ParallelTable::new(t)) as Arc<dyn TableProvider>
                 } else {
                     t
                 }
@@ -112,8 +112,38 @@ impl SchemaProvider for LakeSchema {
 /// projection, pushed-down predicate and partition pruning), then plans the data files and spreads
 /// them over `target_partitions` partitions ([`LakeScan`]) that read with iceberg's own Arrow
 /// reader (field ids, schema evolution, row-group pruning by the predicate).
+///
+/// The Iceberg provider loads the table afresh for every scan (new snapshots are seen), with an
+/// empty cache of manifests: planning the files of a scan read and decoded every manifest again
+/// (about 8 ms of a 30 ms query over 44 files). This provider keeps the last table it scanned
+/// and plans with it while the catalog still points at the same metadata file: the same snapshot,
+/// and manifests and manifest lists are immutable files, so their cache stays valid. A new
+/// snapshot is a new metadata file, and the newly loaded table (with a fresh cache) replaces it.
 #[derive(Debug)]
-struct ParallelTable(Arc<dyn TableProvider>);
+struct ParallelTable {
+    inner: Arc<dyn TableProvider>,
+    last: std::sync::Mutex<Option<iceberg::table::Table>>,
+}
+
+impl ParallelTable {
+    fn new(inner: Arc<dyn TableProvider>) -> ParallelTable {
+        ParallelTable { inner, last: std::sync::Mutex::new(None) }
+    }
+
+    /// `loaded`, or the table kept from an earlier scan if it has the same metadata file.
+    fn cached(&self, loaded: &iceberg::table::Table) -> iceberg::table::Table {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.as_ref() {
+            Some(t) if t.metadata_location().is_some() && t.metadata_location() == loaded.metadata_location() => {
+                t.clone()
+            }
+            _ => {
+                *last = Some(loaded.clone());
+                loaded.clone()
+            }
+        }
+    }
+}
 
 impl TableProvider for ParallelTable {
     fn as_any(&self) -> &dyn Any {
@@ -121,11 +151,11 @@ impl TableProvider for ParallelTable {
     }
 
     fn schema(&self) -> SchemaRef {
-        self.0.schema()
+        self.inner.schema()
     }
 
     fn table_type(&self) -> TableType {
-        self.0.table_type()
+        self.inner.table_type()
     }
 
     fn scan<'a, 'b, 'c, 'd, 'r>(
@@ -143,11 +173,12 @@ impl TableProvider for ParallelTable {
         Self: 'r,
     {
         Box::pin(async move {
-            let plan = self.0.scan(state, projection, filters, limit).await?;
+            let plan = self.inner.scan(state, projection, filters, limit).await?;
             match plan.as_any().downcast_ref::<IcebergTableScan>() {
                 Some(scan) => {
                     let config = state.config();
-                    Ok(Arc::new(LakeScan::try_new(scan, config.target_partitions(), config.batch_size()).await?)
+                    let table = self.cached(scan.table());
+                    Ok(Arc::new(LakeScan::try_new(table, scan, config.target_partitions(), config.batch_size()).await?)
                         as Arc<dyn ExecutionPlan>)
                 }
                 None => Ok(plan),
@@ -156,7 +187,7 @@ impl TableProvider for ParallelTable {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        self.0.supports_filters_pushdown(filters)
+        self.inner.supports_filters_pushdown(filters)
     }
 
     fn insert_into<'a, 'b, 'r>(
@@ -170,7 +201,7 @@ impl TableProvider for ParallelTable {
         'b: 'r,
         Self: 'r,
     {
-        self.0.insert_into(state, input, insert_op)
+        self.inner.insert_into(state, input, insert_op)
     }
 }
 
@@ -189,8 +220,13 @@ pub struct LakeScan {
 }
 
 impl LakeScan {
-    async fn try_new(scan: &IcebergTableScan, partitions: usize, batch_size: usize) -> DFResult<LakeScan> {
-        let table = scan.table().clone();
+    /// `table` is `scan`'s table (the same metadata file), possibly with manifests already cached.
+    async fn try_new(
+        table: iceberg::table::Table,
+        scan: &IcebergTableScan,
+        partitions: usize,
+        batch_size: usize,
+    ) -> DFResult<LakeScan> {
         let mut builder = match scan.snapshot_id() {
             Some(id) => table.scan().snapshot_id(id),
             None => table.scan(),
