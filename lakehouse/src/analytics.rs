@@ -86,8 +86,8 @@ pub const ANALYTICS: &[Analytic] = &[
               FROM transfers WHERE result <> 'ok' GROUP BY result, date_bin(INTERVAL '1 day', ts)",
     },
     Analytic {
-        name: "daily_balances",
-        description: "Closing posted balance of every account on every day it moved (credits minus debits, cumulative), with the day's net movement",
+        name: "daily_balances_live",
+        description: "Closing posted balance of every account on every day it moved, the open day included (credits minus debits, cumulative), with the day's net movement; the daily_balances table holds the closed days",
         sql: "SELECT account, asset, day, net, \
                      sum(net) OVER (PARTITION BY account, asset ORDER BY day \
                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS balance, \

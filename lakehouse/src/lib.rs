@@ -8,6 +8,7 @@
 //! - [`topics`]: the same for the log's topics (risk alerts and scores, oracle rounds,
 //!   reconciliation runs);
 //! - [`chain`]: the same for the chain indexer's final logs;
+//! - [`balances`]: daily closing balances, materialised from postings as days close;
 //! - [`columns`]: rows built cell by cell and checked against the table's schema;
 //! - [`sql`]: a DataFusion session over the catalog, plans and partition pruning;
 //! - [`analytics`]: named queries registered as views;
@@ -17,6 +18,7 @@
 //! an append-only log of facts; corrections are new rows, never rewrites (see ARCHITECTURE.md).
 
 pub mod analytics;
+pub mod balances;
 pub mod catalog;
 pub mod chain;
 pub mod columns;

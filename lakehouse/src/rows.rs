@@ -150,7 +150,8 @@ impl Rows {
             | LakeTable::Prices
             | LakeTable::ReconFindings
             | LakeTable::Bars
-            | LakeTable::ChainEvents => 0,
+            | LakeTable::ChainEvents
+            | LakeTable::DailyBalances => 0,
         }
     }
 
@@ -421,7 +422,8 @@ impl Rows {
             | LakeTable::Prices
             | LakeTable::ReconFindings
             | LakeTable::Bars
-            | LakeTable::ChainEvents => unreachable!("{} is not fed from the journal", table.name()),
+            | LakeTable::ChainEvents
+            | LakeTable::DailyBalances => unreachable!("{} is not fed from the journal", table.name()),
             LakeTable::Accounts => {
                 let c = &mut self.accounts;
                 c.rows = 0;

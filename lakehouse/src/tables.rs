@@ -43,11 +43,13 @@ pub enum LakeTable {
     Bars,
     /// Every final log of the token and its feeds, decoded (the chain indexer's store).
     ChainEvents,
+    /// Every account's closing balance on every closed day it moved (materialised from postings).
+    DailyBalances,
 }
 
 impl LakeTable {
     /// Every table.
-    pub const ALL: [LakeTable; 9] = [
+    pub const ALL: [LakeTable; 10] = [
         LakeTable::Transfers,
         LakeTable::Postings,
         LakeTable::Accounts,
@@ -57,6 +59,7 @@ impl LakeTable {
         LakeTable::ReconFindings,
         LakeTable::Bars,
         LakeTable::ChainEvents,
+        LakeTable::DailyBalances,
     ];
     /// The tables fed from the ledger's journal.
     pub const JOURNAL: [LakeTable; 3] = [LakeTable::Transfers, LakeTable::Postings, LakeTable::Accounts];
@@ -76,6 +79,7 @@ impl LakeTable {
             LakeTable::ReconFindings => "recon_findings",
             LakeTable::Bars => "bars",
             LakeTable::ChainEvents => "chain_events",
+            LakeTable::DailyBalances => "daily_balances",
         }
     }
 
@@ -224,6 +228,16 @@ impl LakeTable {
                 opt(14, "answer", PrimitiveType::String),
                 opt(15, "feed_round", PrimitiveType::String),
             ],
+            LakeTable::DailyBalances => vec![
+                req(1, "account", PrimitiveType::String),
+                req(2, "asset", PrimitiveType::String),
+                // UTC midnight of the day.
+                req(3, "day", PrimitiveType::Timestamptz),
+                // The day's posted credits minus debits, and the closing balance (cumulative).
+                req(4, "net", amount()),
+                req(5, "balance", amount()),
+                req(6, "postings", PrimitiveType::Long),
+            ],
         };
         Ok(Schema::builder().with_schema_id(0).with_fields(fields).build()?)
     }
@@ -250,6 +264,9 @@ impl LakeTable {
             }
             LakeTable::ChainEvents => {
                 UnboundPartitionSpec::builder().add_partition_field(4, "ts_day", Transform::Day)?.build()
+            }
+            LakeTable::DailyBalances => {
+                UnboundPartitionSpec::builder().add_partition_field(3, "day_day", Transform::Day)?.build()
             }
         };
         Ok(spec)

@@ -46,7 +46,11 @@ pub fn topic_of(table: LakeTable) -> Option<&'static str> {
         LakeTable::RiskScores => Some(SCORES_TOPIC),
         LakeTable::Prices => Some(ROUNDS_TOPIC),
         LakeTable::ReconFindings | LakeTable::Bars => Some(RUNS_TOPIC),
-        LakeTable::Transfers | LakeTable::Postings | LakeTable::Accounts | LakeTable::ChainEvents => None,
+        LakeTable::Transfers
+        | LakeTable::Postings
+        | LakeTable::Accounts
+        | LakeTable::ChainEvents
+        | LakeTable::DailyBalances => None,
     }
 }
 
@@ -278,9 +282,11 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
             }
             Ok(())
         }
-        LakeTable::Transfers | LakeTable::Postings | LakeTable::Accounts | LakeTable::ChainEvents => {
-            unreachable!("{} follows no topic", table.name())
-        }
+        LakeTable::Transfers
+        | LakeTable::Postings
+        | LakeTable::Accounts
+        | LakeTable::ChainEvents
+        | LakeTable::DailyBalances => unreachable!("{} follows no topic", table.name()),
     }
 }
 

@@ -834,3 +834,94 @@ fn the_catalog_runs_on_postgresql() {
         assert!(err.contains("expected `sqlite` or a postgres:// URL"), "{err}");
     });
 }
+
+#[test]
+fn closed_days_are_materialised_once_and_match_the_ledger() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const DAY_NS: u64 = 86_400 * 1_000_000_000;
+    const START_NS: u64 = 1_767_225_600 * 1_000_000_000 + 9 * 3_600_000_000_000; // 2026-01-01 09:00Z
+    let dir = tempfile::tempdir().unwrap();
+    let day = Arc::new(AtomicU64::new(0));
+    let clock_day = day.clone();
+    let config = EngineConfig {
+        clock: Arc::new(move || aurum_ledger::Timestamp(START_NS + clock_day.load(Ordering::Relaxed) * DAY_NS)),
+        ..EngineConfig::default()
+    };
+    let e = Engine::open(Arc::new(aurum_vfs::OsVfs), dir.path(), config).unwrap().0;
+    setup(&e);
+    // The posted balance (credits - debits) of every account, from the ledger itself.
+    let ledger_balances = |e: &Engine| -> std::collections::BTreeMap<String, i128> {
+        e.read(|l| {
+            l.accounts()
+                .iter()
+                .map(|a| (a.id.0.to_string(), a.credits_posted as i128 - a.debits_posted as i128))
+                .collect()
+        })
+        .unwrap()
+    };
+    pay(&e, 1_000, 2); // day 0
+    day.store(1, Ordering::Relaxed);
+    pay(&e, 2_000, 3); // day 1
+    let end_of_day_1 = ledger_balances(&e);
+    day.store(2, Ordering::Relaxed);
+    pay(&e, 3_000, 1); // day 2: open
+    let head = |e: &Engine| e.read(|l| l.last_timestamp().0).unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        let lake = Lake::open(&dir.path().join("lake")).await.unwrap();
+        let h = head(&e);
+        sync_journal(&lake, &e, None).await.unwrap();
+        let r = aurum_lake::balances::sync_daily_balances(&lake, h).await.unwrap();
+        assert_eq!(r.commits, 1);
+        assert!(r.rows > 0);
+        // Again: no day closed since.
+        assert_eq!(aurum_lake::balances::sync_daily_balances(&lake, h).await.unwrap().commits, 0);
+        let ctx = sql::session(&lake).await.unwrap();
+        assert_eq!(scalar(&ctx, "SELECT count(DISTINCT day) FROM daily_balances").await, 2, "days 0 and 1");
+        assert_eq!(
+            scalar(&ctx, "SELECT count(*) FROM daily_balances").await,
+            scalar(
+                &ctx,
+                "SELECT count(*) FROM daily_balances_live WHERE day < (SELECT max(day) FROM daily_balances_live)"
+            )
+            .await,
+        );
+        // Each account's last materialised balance is the ledger's at the end of day 1.
+        let batches = sql::query(
+            &ctx,
+            "SELECT account, CAST(balance AS VARCHAR) FROM (SELECT account, balance, \
+             row_number() OVER (PARTITION BY account ORDER BY day DESC) AS r FROM daily_balances) WHERE r = 1",
+        )
+        .await
+        .unwrap();
+        let mut checked = 0;
+        for b in &batches {
+            for i in 0..b.num_rows() {
+                let account = datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap();
+                let balance = datafusion::arrow::util::display::array_value_to_string(b.column(1), i).unwrap();
+                let scale = if account.parse::<u128>().unwrap() <= 10 { 2 } else { 3 };
+                let units = aurum_ledger::decimal::parse_amount(&balance.replace('-', ""), 18).unwrap() as i128
+                    / 10i128.pow(18 - scale);
+                let units = if balance.starts_with('-') { -units } else { units };
+                assert_eq!(units, end_of_day_1[&account], "account {account}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "{checked}");
+
+        // Day 3: day 2 closes, and only its rows are added.
+        day.store(3, Ordering::Relaxed);
+        pay(&e, 4_000, 1);
+        let h = head(&e);
+        sync_journal(&lake, &e, None).await.unwrap();
+        let r = aurum_lake::balances::sync_daily_balances(&lake, h).await.unwrap();
+        assert_eq!(r.commits, 1);
+        let ctx = sql::session(&lake).await.unwrap();
+        assert_eq!(scalar(&ctx, "SELECT count(DISTINCT day) FROM daily_balances").await, 3);
+        assert_eq!(
+            scalar(&ctx, "SELECT count(*) FROM daily_balances").await,
+            scalar(&ctx, "SELECT count(*) FROM (SELECT DISTINCT account, day FROM daily_balances)").await,
+            "no (account, day) twice"
+        );
+    });
+}

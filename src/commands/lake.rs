@@ -145,6 +145,8 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
                         "total_data_files": summary.get("total-data-files").cloned().unwrap_or_else(|| "0".into()),
                         "position": if LakeTable::JOURNAL.contains(&t) {
                             json!({"next_journal_block": aurum_lake::sink::next_seq(&table, t)?})
+                        } else if t == LakeTable::DailyBalances {
+                            json!({"next_day_us": aurum_lake::balances::next_day(&table)?})
                         } else if t == LakeTable::ChainEvents {
                             let p: BTreeMap<String, String> = aurum_lake::chain::positions(&table)?
                                 .into_iter()
@@ -183,14 +185,17 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
 /// of every chain this data directory has indexed. Returns what each sink appended.
 pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, engine: &Engine) -> Result<Value, BoxError> {
     let chains = super::recon::chain_deployments(ctx)?;
+    // Read before the postings sync: every day before this one is then complete in `postings`.
+    let head_ts_ns = engine.read(|l| l.last_timestamp().0)?;
     let report = rt.block_on(async {
         let lake = ctx.open_lake().await?;
         let journal = sync_journal(&lake, engine, None).await?;
         let topics = aurum_lake::topics::sync_topics(&lake, engine.log()).await?;
         let chain = aurum_lake::chain::sync_chain_events(&lake, engine.db(), &chains).await?;
-        Ok::<_, aurum_lake::LakeError>((journal, topics, chain))
+        let balances = aurum_lake::balances::sync_daily_balances(&lake, head_ts_ns).await?;
+        Ok::<_, aurum_lake::LakeError>((journal, topics, chain, balances))
     })?;
-    let (journal, topics, chain) = report;
+    let (journal, topics, chain, balances) = report;
     let mut tables = Vec::new();
     for t in LakeTable::JOURNAL {
         tables.push(json!({
@@ -214,7 +219,11 @@ pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, engine: &Engine) ->
         "table": LakeTable::ChainEvents.name(), "source": "chain indexer (final logs)", "logs": chain.logs, "rows": chain.rows,
         "position": chain.positions.iter().map(|(c, (b, i))| format!("chain {c}: block {b} log {i}")).collect::<Vec<_>>().join("; "),
     }));
-    let commits = journal.commits + topics.values().map(|r| r.commits).sum::<u64>() + chain.commits;
+    tables.push(json!({
+        "table": LakeTable::DailyBalances.name(), "source": "postings (closed days)", "rows": balances.rows,
+        "position": balances.next_day_us.map_or("no day closed yet".to_string(), |d| format!("days before {}", crate::output::format_ns(d as u64 * 1_000))),
+    }));
+    let commits = journal.commits + topics.values().map(|r| r.commits).sum::<u64>() + chain.commits + balances.commits;
     Ok(json!({"commits": commits, "tables": tables}))
 }
 
