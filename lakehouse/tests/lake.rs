@@ -338,12 +338,22 @@ fn pyiceberg_reads_the_tables_and_agrees_on_counts_and_sums() {
     let e = engine(dir.path());
     setup(&e);
     pay(&e, 1_000, 12);
+    // Scores for a topic-fed table too.
+    let scorer =
+        aurum_risk::Scorer::new(Arc::new(aurum_risk::RuleSet::default_rules()), aurum_risk::ScorerConfig::default());
+    let mut stream = aurum_risk::stream::RiskStream::open(scorer, e.log().clone(), e.log().clone()).unwrap();
+    while stream.poll().unwrap().blocks > 0 {}
     let rt = rt();
     let lake_dir = dir.path().join("lake");
     let ours = rt.block_on(async {
         let lake = Lake::open(&lake_dir).await.unwrap();
         sync_journal(&lake, &e, None).await.unwrap();
+        aurum_lake::topics::sync_topics(&lake, e.log()).await.unwrap();
         let ctx = sql::session(&lake).await.unwrap();
+        let mut all = std::collections::BTreeMap::new();
+        for t in LakeTable::ALL {
+            all.insert(t.name(), scalar(&ctx, &format!("SELECT count(*) FROM {}", t.name())).await);
+        }
         let mut sums = std::collections::BTreeMap::new();
         for b in sql::query(
             &ctx,
@@ -362,7 +372,7 @@ fn pyiceberg_reads_the_tables_and_agrees_on_counts_and_sums() {
             }
         }
         let counts: Vec<i64> = futures_counts(&ctx).await;
-        (counts, sums)
+        (counts, sums, all)
     });
     let lake_dir = std::fs::canonicalize(&lake_dir).unwrap();
     let out = Process::new(pyiceberg_python())
@@ -373,7 +383,12 @@ fn pyiceberg_reads_the_tables_and_agrees_on_counts_and_sums() {
         .unwrap();
     assert!(out.status.success(), "pyiceberg: {}", String::from_utf8_lossy(&out.stderr));
     let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (counts, sums) = ours;
+    let (counts, sums, all) = ours;
+    assert!(all["risk_scores"] > 0);
+    for (name, n) in &all {
+        assert_eq!(theirs[name]["rows"], *n, "{name}: {theirs}");
+    }
+    assert_eq!(theirs.as_object().unwrap().len(), LakeTable::ALL.len(), "pyiceberg sees every table: {theirs}");
     assert_eq!(theirs["transfers"]["rows"], counts[0]);
     assert_eq!(theirs["postings"]["rows"], counts[1]);
     assert_eq!(theirs["accounts"]["rows"], counts[2]);
