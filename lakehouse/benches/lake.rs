@@ -270,43 +270,6 @@ const REFUSALS: [&str; 3] = ["exceeds_credits", "exceeds_debits", "credit_accoun
 /// Transfers per micro-batch: two postings each stay under the sink's `MAX_ROWS_PER_COMMIT`.
 const ANALYTICS_CHUNK: usize = aurum_lake::sink::MAX_ROWS_PER_COMMIT / 2 - 10_000;
 
-/// The directory the bench binary was built into (`<target>/release/deps/lake-…` → `<target>`).
-fn target_dir() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return std::path::PathBuf::from(dir);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(std::path::Path::to_path_buf))
-        .unwrap_or_else(|| std::path::PathBuf::from("target"))
-}
-
-/// The venv's python with duckdb importable, installing it on first use (as the recon bench does).
-fn duckdb_python() -> Result<std::path::PathBuf, String> {
-    use std::process::Command;
-    let venv = target_dir().join("duckdb-venv");
-    let python = venv.join("bin/python");
-    let importable = |p: &std::path::Path| {
-        Command::new(p).args(["-c", "import duckdb"]).output().map(|o| o.status.success()).unwrap_or(false)
-    };
-    if python.exists() && importable(&python) {
-        return Ok(python);
-    }
-    eprintln!("installing DuckDB into {} (pip install duckdb) ...", venv.display());
-    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output().map_err(|e| format!("python3: {e}"))?;
-    if !made.status.success() {
-        return Err(format!("python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
-    }
-    let pip = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "duckdb"])
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !pip.status.success() || !importable(&python) {
-        return Err(format!("pip install duckdb failed: {}", String::from_utf8_lossy(&pip.stderr).trim()));
-    }
-    Ok(python)
-}
-
 /// The DuckDB side: views named like the tables over `read_parquet([...])` of the given files, the
 /// analytics' views, then each query materialised (`CREATE TEMP TABLE … AS SELECT * FROM <view>`,
 /// DuckDB's own result format, as `collect()` is DataFusion's), best of `runs`, timed inside the
@@ -646,7 +609,7 @@ fn analytics(rt: &tokio::runtime::Runtime) {
             "views": views,
             "queries": TIMED_VIEWS,
         });
-        let duck = duckdb_python().and_then(|python| {
+        let duck = aurum_pyenv::duckdb().and_then(|python| {
             let cfg = dir.path().join("duckdb.json");
             let script = dir.path().join("duckdb_analytics.py");
             std::fs::write(&cfg, config.to_string()).map_err(|e| e.to_string())?;

@@ -299,31 +299,6 @@ fn a_sink_killed_mid_batch_neither_loses_nor_duplicates_a_row() {
     }
 }
 
-/// A python with pyiceberg 0.12 importable: a venv in the target directory, installed from PyPI on
-/// first use (later runs reuse it).
-fn pyiceberg_python() -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let venv = target.join("pyiceberg-venv");
-    let python = venv.join("bin/python");
-    let importable = |p: &Path| {
-        Process::new(p).args(["-c", "import pyiceberg, pyarrow, sqlalchemy"]).output().is_ok_and(|o| o.status.success())
-    };
-    if importable(&python) {
-        return python;
-    }
-    let made = Process::new("python3").args(["-m", "venv"]).arg(&venv).output().expect("python3 runs");
-    assert!(made.status.success(), "python3 -m venv: {}", String::from_utf8_lossy(&made.stderr));
-    let pip = Process::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "pyiceberg[sql-sqlite,pyarrow]==0.12.0"])
-        .output()
-        .expect("pip runs");
-    assert!(pip.status.success(), "pip install pyiceberg: {}", String::from_utf8_lossy(&pip.stderr));
-    assert!(importable(&python));
-    python
-}
-
 fn normalise(decimal: &str) -> String {
     if decimal.contains('.') {
         decimal.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -375,7 +350,7 @@ fn pyiceberg_reads_the_tables_and_agrees_on_counts_and_sums() {
         (counts, sums, all)
     });
     let lake_dir = std::fs::canonicalize(&lake_dir).unwrap();
-    let out = Process::new(pyiceberg_python())
+    let out = Process::new(aurum_pyenv::pyiceberg().unwrap())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyiceberg_read.py"))
         .arg(lake_dir.join("catalog.db"))
         .arg(lake_dir.join("warehouse"))

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -229,41 +229,6 @@ fn write_csv(path: &Path, items: &[Item]) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// The directory the bench binary was built into (`<target>/release/deps/matching-…` → `<target>`).
-fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("target"))
-}
-
-/// The venv's python with duckdb importable, installing it on first use; `Err(why)` when that is impossible.
-fn duckdb_python() -> Result<PathBuf, String> {
-    let venv = target_dir().join("duckdb-venv");
-    let python = venv.join("bin/python");
-    let importable =
-        |p: &Path| Command::new(p).args(["-c", "import duckdb"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if python.exists() && importable(&python) {
-        return Ok(python);
-    }
-    eprintln!("installing DuckDB into {} (pip install duckdb) ...", venv.display());
-    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output().map_err(|e| format!("python3: {e}"))?;
-    if !made.status.success() {
-        return Err(format!("python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
-    }
-    let pip = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "duckdb"])
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !pip.status.success() || !importable(&python) {
-        return Err(format!("pip install duckdb failed: {}", String::from_utf8_lossy(&pip.stderr).trim()));
-    }
-    Ok(python)
-}
-
 /// What the DuckDB script reports.
 struct Baseline {
     match_secs: f64,
@@ -274,7 +239,7 @@ struct Baseline {
 }
 
 fn duckdb_baseline(dir: &Path) -> Result<Baseline, String> {
-    let python = duckdb_python()?;
+    let python = aurum_pyenv::duckdb()?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_baseline.py");
     let out = Command::new(python)
         .arg(script)

@@ -73,8 +73,7 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
             Ok(())
         }
         LakeCommand::DeleteOrphans { older_than_hours, dry_run } => {
-            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            let cutoff = now_ms - (older_than_hours as i64) * 3_600_000;
+            let cutoff = hours_ago_ms(older_than_hours)?;
             let reports = rt.block_on(async {
                 let lake = ctx.open_lake().await?;
                 let mut out = Vec::new();
@@ -102,8 +101,7 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
             Ok(())
         }
         LakeCommand::Expire { older_than_hours, retain_last } => {
-            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            let cutoff = now_ms - (older_than_hours as i64) * 3_600_000;
+            let cutoff = hours_ago_ms(older_than_hours)?;
             let reports = rt.block_on(async {
                 let lake = ctx.open_lake().await?;
                 let mut out = Vec::new();
@@ -179,6 +177,12 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// The time `hours` ago, in ms since the epoch (the cutoff of the maintenance jobs).
+fn hours_ago_ms(hours: u64) -> Result<i64, BoxError> {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    Ok(now_ms.saturating_sub(i64::try_from(hours).unwrap_or(i64::MAX).saturating_mul(3_600_000)))
 }
 
 /// Bring every table up to its source: the journal, the log's topics, and the final chain events
