@@ -34,6 +34,10 @@ fn demo_runs_end_to_end_and_is_exactly_once_across_runs() {
     // Risk scoring saw every transfer of the journal (the day's trades are journal entries, its
     // payments and holds transfers).
     assert!(first["risk"]["transfers"].as_u64().unwrap() > 50, "{}", first["risk"]);
+    // The day's money mule (six customers pay one wallet, which passes it on) is what alerts, and
+    // its wallet ranks first; the platform's own books are not scored.
+    assert!(first["risk"]["new_alerts"].as_u64().unwrap() >= 3, "{}", first["risk"]);
+    assert_eq!(first["risk"]["top"][0]["account"], "200000", "{}", first["risk"]);
     // The substrate projection.
     let projection = &first["projection"];
     assert_eq!(projection["applied_this_run"], 3000);
@@ -725,31 +729,26 @@ fn oracle_run_aggregates_signed_replayed_prices() {
 #[test]
 fn risk_scans_the_journal_once_checks_rules_and_benchmarks() {
     let dir = tempfile::tempdir().unwrap();
-    // The demo scores its journal with the platform's own books exempt; a scan with the built-in
-    // rules (no exemptions) then alerts what those rules flag, and a second scan nothing twice.
+    // The demo scores its journal (the money mule alerts); a later scan rescores it and alerts
+    // nothing twice.
     let demo: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["demo", "--json", "--payments", "300", "--skip-chain"])))
             .unwrap();
     let transfers = demo["risk"]["transfers"].as_u64().unwrap();
     let alerted = demo["risk"]["new_alerts"].as_u64().unwrap();
-    assert!(transfers > 50, "{}", demo["risk"]);
-    let scan = |d: &Path| -> (u64, u64) {
-        let s: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["risk", "scan", "--json"]))).unwrap();
-        (s["transfers"].as_u64().unwrap(), s["new_alerts"].as_u64().unwrap())
-    };
-    let (rescored, new_alerts) = scan(dir.path());
-    assert_eq!(rescored, transfers);
-    assert!(new_alerts > 0, "the built-in rules flag the platform accounts' bursts");
+    assert!(transfers > 50 && alerted >= 3, "{}", demo["risk"]);
     let alerts: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(dir.path(), &["risk", "alerts", "--json", "--limit", "1000"]))).unwrap();
     let alerts = alerts["alerts"].as_array().unwrap();
-    assert_eq!(alerts.len() as u64, alerted + new_alerts);
+    assert_eq!(alerts.len() as u64, alerted);
     assert!(
         alerts
             .iter()
             .all(|a| a["alert"]["source"] == "journal" && !a["alert"]["reasons"].as_array().unwrap().is_empty())
     );
-    assert_eq!(scan(dir.path()), (transfers, 0), "nothing is alerted twice");
+    let again: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(dir.path(), &["risk", "scan", "--json"]))).unwrap();
+    assert_eq!((again["transfers"].as_u64().unwrap(), again["new_alerts"].as_u64().unwrap()), (transfers, 0));
 
     // A rules file with a mistake is refused with the rule and the column.
     let bad = dir.path().join("bad.toml");

@@ -300,6 +300,38 @@ pub fn run_day(ctx: &Context) -> DemoResult<Value> {
         tally.record(&outcomes);
     }
 
+    eprintln!("[ledger 4b/5] 16:00 a money mule: six customers pay one wallet within minutes, which passes it on...");
+    // The pattern the risk scoring exists for: a wallet that rarely receives takes small payments
+    // from six customers it never dealt with, then forwards nearly all of it to a new account.
+    let mule = customer_inr(0);
+    let mut inflow = 0;
+    for (minute, sender) in (1..=6u64).enumerate() {
+        at(16 * 60 - 9 * 60 + minute as u64);
+        let amount = inr("2500.00");
+        let o = engine.submit(vec![Command::CreateTransfer(transfer(
+            id(),
+            customer_inr(sender),
+            mule,
+            amount,
+            INR,
+            "for you",
+        ))])?;
+        if o.first().is_some_and(|o| o.code.is_ok()) {
+            inflow += amount;
+        }
+        tally.record(&o);
+    }
+    at(16 * 60 - 9 * 60 + 7);
+    let onward = inflow / 100 * 95;
+    tally.record(&engine.submit(vec![Command::CreateTransfer(transfer(
+        id(),
+        mule,
+        customer_inr(CUSTOMERS - 1),
+        onward,
+        INR,
+        "onward",
+    ))])?);
+
     eprintln!("[ledger 5/5] 18:00 an overdraft is refused; the remaining holds have expired...");
     at(18 * 60 - 9 * 60);
     let greedy = customer_inr(rng.below(CUSTOMERS));
