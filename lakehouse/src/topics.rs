@@ -162,8 +162,7 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
     match table {
         LakeTable::RiskAlerts => {
             let a: Alert = rec.json()?;
-            let mut patterns: Vec<&str> = a.reasons.iter().map(|r| r.pattern.as_str()).collect();
-            patterns.dedup();
+            let patterns = a.patterns();
             let reasons = serde_json::to_string(&a.reasons).expect("reasons serialize");
             cols.push(&[
                 long(rec.offset),
@@ -291,10 +290,10 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
 }
 
 /// Bring every topic-fed table up to the end of its topic.
-pub async fn sync_topics(lake: &Lake, log: &Log) -> Result<BTreeMap<&'static str, TopicSyncReport>, LakeError> {
+pub async fn sync_topics(lake: &Lake, log: &Log) -> Result<BTreeMap<LakeTable, TopicSyncReport>, LakeError> {
     let mut out = BTreeMap::new();
     for t in LakeTable::TOPICS {
-        out.insert(t.name(), sync_topic(lake, log, t).await?);
+        out.insert(t, sync_topic(lake, log, t).await?);
     }
     Ok(out)
 }

@@ -98,6 +98,11 @@ impl Alert {
         }
     }
 
+    /// The patterns of its reasons, in rule order, each once.
+    pub fn patterns(&self) -> Vec<String> {
+        unique_patterns(self.reasons.iter().map(|r| r.pattern.as_str()))
+    }
+
     /// Its record (key: the transfer id).
     pub fn record(&self, block_seq: Option<u64>) -> ProducerRecord {
         let value = serde_json::to_vec(self).expect("alerts serialize");
@@ -111,6 +116,17 @@ impl Alert {
             timestamp_ms: None,
         }
     }
+}
+
+/// The patterns of fired rules, in rule order, each once (a pattern can have several rules).
+pub fn unique_patterns<'a>(patterns: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in patterns {
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    }
+    out
 }
 
 /// One scored transfer in a [`BlockScores`] record.
@@ -143,12 +159,6 @@ pub struct ScoredTransfer {
 impl ScoredTransfer {
     /// The record entry of an assessment.
     pub fn of(e: &TxEvent, a: &Assessment) -> ScoredTransfer {
-        let mut patterns: Vec<String> = Vec::new();
-        for r in &a.reasons {
-            if !patterns.contains(&r.pattern) {
-                patterns.push(r.pattern.clone());
-            }
-        }
         ScoredTransfer {
             transfer: e.id.to_string(),
             debit_account: e.debit.to_string(),
@@ -160,7 +170,7 @@ impl ScoredTransfer {
             model_score: a.model.score,
             decision: a.decision.as_str().to_string(),
             alert: a.alert,
-            patterns,
+            patterns: unique_patterns(a.reasons.iter().map(|r| r.pattern.as_str())),
         }
     }
 }
