@@ -590,11 +590,11 @@ fn scores_prices_and_reconciliation_runs_flow_from_their_topics_exactly_once() {
         let lake = Lake::open(&dir.path().join("lake")).await.unwrap();
         sync_journal(&lake, &e, None).await.unwrap();
         let first = aurum_lake::topics::sync_topics(&lake, &log).await.unwrap();
-        assert_eq!(first["risk_scores"].rows, scored);
-        assert_eq!((first["prices"].records, first["prices"].rows), (3, 3));
-        assert_eq!((first["recon_findings"].records, first["recon_findings"].rows), (2, 4));
-        assert_eq!((first["bars"].records, first["bars"].rows), (2, 6));
-        assert_eq!(first["risk_alerts"].next_offsets, log_end(&log, aurum_risk::stream::ALERTS_TOPIC));
+        assert_eq!(first[&LakeTable::RiskScores].rows, scored);
+        assert_eq!((first[&LakeTable::Prices].records, first[&LakeTable::Prices].rows), (3, 3));
+        assert_eq!((first[&LakeTable::ReconFindings].records, first[&LakeTable::ReconFindings].rows), (2, 4));
+        assert_eq!((first[&LakeTable::Bars].records, first[&LakeTable::Bars].rows), (2, 6));
+        assert_eq!(first[&LakeTable::RiskAlerts].next_offsets, log_end(&log, aurum_risk::stream::ALERTS_TOPIC));
         // Again: nothing new, no commit anywhere.
         let again = aurum_lake::topics::sync_topics(&lake, &log).await.unwrap();
         assert!(again.values().all(|r| r.commits == 0 && r.rows == 0), "{again:?}");

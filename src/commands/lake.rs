@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use aurum_lake::sink::sync_journal;
-use aurum_lake::{LakeTable, sql};
+use aurum_lake::{Lake, LakeTable, sql};
 use aurum_ledger_node::engine::Engine;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -64,7 +64,8 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
     match cmd {
         LakeCommand::Sync => {
             let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
-            let report = sync_all(ctx, &rt, &engine)?;
+            let lake = rt.block_on(ctx.open_lake())?;
+            let report = sync_all(ctx, &rt, &lake, &engine)?;
             if ctx.json {
                 print_json(&report);
             } else {
@@ -187,16 +188,15 @@ fn hours_ago_ms(hours: u64) -> Result<i64, BoxError> {
 
 /// Bring every table up to its source: the journal, the log's topics, and the final chain events
 /// of every chain this data directory has indexed. Returns what each sink appended.
-pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, engine: &Engine) -> Result<Value, BoxError> {
+pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, lake: &Lake, engine: &Engine) -> Result<Value, BoxError> {
     let chains = super::recon::chain_deployments(ctx)?;
     // Read before the postings sync: every day before this one is then complete in `postings`.
     let head_ts_ns = engine.read(|l| l.last_timestamp().0)?;
     let report = rt.block_on(async {
-        let lake = ctx.open_lake().await?;
-        let journal = sync_journal(&lake, engine, None).await?;
-        let topics = aurum_lake::topics::sync_topics(&lake, engine.log()).await?;
-        let chain = aurum_lake::chain::sync_chain_events(&lake, engine.db(), &chains).await?;
-        let balances = aurum_lake::balances::sync_daily_balances(&lake, head_ts_ns).await?;
+        let journal = sync_journal(lake, engine, None).await?;
+        let topics = aurum_lake::topics::sync_topics(lake, engine.log()).await?;
+        let chain = aurum_lake::chain::sync_chain_events(lake, engine.db(), &chains).await?;
+        let balances = aurum_lake::balances::sync_daily_balances(lake, head_ts_ns).await?;
         Ok::<_, aurum_lake::LakeError>((journal, topics, chain, balances))
     })?;
     let (journal, topics, chain, balances) = report;
@@ -208,14 +208,9 @@ pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, engine: &Engine) ->
             "position": format!("next journal block {}", journal.next_seq.get(t.name()).unwrap_or(&1)),
         }));
     }
-    for (name, r) in &topics {
-        let topic = LakeTable::TOPICS
-            .iter()
-            .find(|t| t.name() == *name)
-            .and_then(|t| aurum_lake::topics::topic_of(*t))
-            .unwrap_or_default();
+    for (t, r) in &topics {
         tables.push(json!({
-            "table": name, "source": topic, "records": r.records, "rows": r.rows,
+            "table": t.name(), "source": aurum_lake::topics::topic_of(*t), "records": r.records, "rows": r.rows,
             "position": format!("next offsets {:?}", r.next_offsets),
         }));
     }
@@ -250,10 +245,10 @@ const DEMO_QUERIES: &[(&str, &str)] = &[
 pub fn demo_step(ctx: &Context) -> Result<Value, BoxError> {
     let rt = runtime()?;
     let engine = super::ledger::open_engine(ctx, aurum_ledger_node::engine::EngineConfig::default())?;
-    let sync = sync_all(ctx, &rt, &engine)?;
+    let lake = rt.block_on(ctx.open_lake())?;
+    let sync = sync_all(ctx, &rt, &lake, &engine)?;
     drop(engine);
     let answers = rt.block_on(async {
-        let lake = ctx.open_lake().await?;
         let session = sql::session(&lake).await?;
         let mut answers = serde_json::Map::new();
         for (name, q) in DEMO_QUERIES {
