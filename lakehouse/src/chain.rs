@@ -125,12 +125,12 @@ fn push_log(cols: &mut Columns, chain_id: u64, log: &StoredLog, event: &ChainEve
     let tx_hash = log.tx_hash.to_string();
     let contract = log.address.to_string();
     cols.push(&[
-        Cell::Long(chain_id as i64),
-        Cell::Long(log.block_number as i64),
+        Cell::Unsigned(chain_id),
+        Cell::Unsigned(log.block_number),
         Cell::Str(&block_hash),
         Cell::Micros((log.block_timestamp as i64).saturating_mul(1_000_000)),
         Cell::Str(&tx_hash),
-        Cell::Long(log.log_index as i64),
+        Cell::Unsigned(log.log_index),
         Cell::Str(&contract),
         Cell::Str(name),
         opt_str(&from),

@@ -29,6 +29,8 @@ pub enum Cell<'a> {
     Str(&'a str),
     /// A long.
     Long(i64),
+    /// An unsigned value for a long column (offsets, sequences, ids): refused if above `i64::MAX`.
+    Unsigned(u64),
     /// A timestamp, µs since the epoch (UTC).
     Micros(i64),
     /// An amount: the unscaled value of a decimal(38, 18).
@@ -103,7 +105,7 @@ impl Columns {
                 (field.data_type(), cell),
                 (_, Cell::Null)
                     | (DataType::Utf8, Cell::Str(_))
-                    | (DataType::Int64, Cell::Long(_))
+                    | (DataType::Int64, Cell::Long(_) | Cell::Unsigned(_))
                     | (DataType::Timestamp(..), Cell::Micros(_))
                     | (DataType::Decimal128(..), Cell::Amount(_))
                     | (DataType::Float64, Cell::Double(_))
@@ -114,6 +116,11 @@ impl Columns {
             }
             if *cell == Cell::Null && !field.is_nullable() {
                 return Err(self.bad(field.name(), "a required column cannot be null".into()));
+            }
+            if let Cell::Unsigned(v) = cell
+                && i64::try_from(*v).is_err()
+            {
+                return Err(self.bad(field.name(), format!("{v} does not fit a long")));
             }
             if let Cell::Amount(v) = cell
                 && v.unsigned_abs() > crate::rows::MAX_DECIMAL_38.unsigned_abs()
@@ -127,6 +134,7 @@ impl Columns {
                 Cell::Null => append_null(any),
                 Cell::Str(v) => any.downcast_mut::<StringBuilder>().expect("checked").append_value(v),
                 Cell::Long(v) => any.downcast_mut::<Int64Builder>().expect("checked").append_value(*v),
+                Cell::Unsigned(v) => any.downcast_mut::<Int64Builder>().expect("checked").append_value(*v as i64),
                 Cell::Micros(v) => any.downcast_mut::<TimestampMicrosecondBuilder>().expect("checked").append_value(*v),
                 Cell::Amount(v) => any.downcast_mut::<Decimal128Builder>().expect("checked").append_value(*v),
                 Cell::Double(v) => any.downcast_mut::<Float64Builder>().expect("checked").append_value(*v),
@@ -208,6 +216,9 @@ mod tests {
         null_required[2] = Cell::Null;
         assert!(c.push(&null_required).unwrap_err().to_string().contains("symbol"));
         assert!(c.push(&ok[..3]).is_err());
+        let mut too_big = ok.clone();
+        too_big[0] = Cell::Unsigned(u64::MAX);
+        assert!(c.push(&too_big).unwrap_err().to_string().contains("does not fit a long"));
         assert_eq!(c.len(), 1, "refused rows leave nothing behind");
         let schema = Arc::new(schema_to_arrow_schema(&LakeTable::Prices.schema().unwrap()).unwrap());
         let batch = c.finish(schema).unwrap();

@@ -121,10 +121,6 @@ fn micros_of_ns(ns: u64) -> i64 {
     (ns / 1_000) as i64
 }
 
-fn long(v: u64) -> Cell<'static> {
-    Cell::Long(i64::try_from(v).unwrap_or(i64::MAX))
-}
-
 /// An oracle round record, as `aurum_oracle::journal` writes it (only what the table keeps).
 #[derive(Deserialize)]
 struct RoundRecord {
@@ -165,9 +161,9 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
             let patterns = a.patterns();
             let reasons = serde_json::to_string(&a.reasons).expect("reasons serialize");
             cols.push(&[
-                long(rec.offset),
+                Cell::Unsigned(rec.offset),
                 Cell::Micros(micros_of_ns(a.timestamp_ns)),
-                long(a.timestamp_ns),
+                Cell::Unsigned(a.timestamp_ns),
                 Cell::Str(&a.transfer),
                 Cell::Str(&a.debit_account),
                 Cell::Str(&a.credit_account),
@@ -184,9 +180,9 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
             let b: BlockScores = rec.json()?;
             for s in &b.scores {
                 cols.push(&[
-                    long(b.seq),
+                    Cell::Unsigned(b.seq),
                     Cell::Micros(micros_of_ns(s.timestamp_ns)),
-                    long(s.timestamp_ns),
+                    Cell::Unsigned(s.timestamp_ns),
                     Cell::Str(&s.transfer),
                     Cell::Str(&s.debit_account),
                     Cell::Str(&s.credit_account),
@@ -217,15 +213,15 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
             };
             let tx = r.push.as_ref().and_then(|p| p.tx.as_deref());
             cols.push(&[
-                long(rec.offset),
+                Cell::Unsigned(rec.offset),
                 Cell::Micros(round.at_ms.saturating_mul(1_000)),
                 Cell::Str(&round.symbol),
-                long(round.round),
+                Cell::Unsigned(round.round),
                 Cell::Str(&round.outcome.status),
                 price("price", published)?,
                 price("candidate", round.outcome.candidate)?,
-                long(round.used.len() as u64),
-                long(round.dropped.len() as u64),
+                Cell::Unsigned(round.used.len() as u64),
+                Cell::Unsigned(round.dropped.len() as u64),
                 tx.map_or(Cell::Null, Cell::Str),
             ])
         }
@@ -236,11 +232,11 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
                 let found = rec.units("found_units", &f.found_units)?;
                 let difference = found.checked_sub(expected).ok_or_else(|| rec.bad("difference overflows"))?;
                 cols.push(&[
-                    long(rec.offset),
+                    Cell::Unsigned(rec.offset),
                     Cell::Micros(micros_of_ns(run.generated_at_ns)),
-                    long(run.chain_id),
-                    long(run.block),
-                    long(run.journal_seq),
+                    Cell::Unsigned(run.chain_id),
+                    Cell::Unsigned(run.block),
+                    Cell::Unsigned(run.journal_seq),
                     Cell::Str(&run.bar_list_sha256),
                     Cell::Str(&f.class),
                     Cell::Str(&f.subject),
@@ -260,12 +256,12 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
                     Ok(Cell::Amount(rec.amount(what, rec.units(what, v)?, BAR_WEIGHT_SCALE)?))
                 };
                 cols.push(&[
-                    long(rec.offset),
+                    Cell::Unsigned(rec.offset),
                     Cell::Micros(micros_of_ns(run.generated_at_ns)),
-                    long(run.chain_id),
-                    long(run.block),
+                    Cell::Unsigned(run.chain_id),
+                    Cell::Unsigned(run.block),
                     Cell::Str(&run.bar_list_sha256),
-                    long(b.line),
+                    Cell::Unsigned(b.line),
                     Cell::Str(&b.refiner),
                     Cell::Str(&b.serial),
                     Cell::Long(i64::from(b.year)),
