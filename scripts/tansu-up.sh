@@ -26,11 +26,20 @@ fi
 
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     mkdir -p "$dir"
-    # tansu resolves the sqlite path against its working directory.
-    (cd "$dir" && nohup "$bin" broker \
-        --listener-url "tcp://127.0.0.1:$port" \
-        --advertised-listener-url "tcp://127.0.0.1:$port" \
-        --storage-engine "sqlite://tansu.db" >"$dir/broker.log" 2>&1 &)
+    # tansu resolves the sqlite path against its working directory. The broker outlives this
+    # script, so it must hold none of its caller's descriptors: an inherited pipe (a command
+    # substitution's, or the CI runner's) would keep the caller waiting for an EOF that never comes.
+    # Hence every descriptor above 2 is closed before exec, and a new session detaches it.
+    (
+        cd "$dir"
+        for fd in $(ls /proc/$BASHPID/fd); do
+            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+        done
+        exec setsid "$bin" broker \
+            --listener-url "tcp://127.0.0.1:$port" \
+            --advertised-listener-url "tcp://127.0.0.1:$port" \
+            --storage-engine "sqlite://tansu.db" </dev/null >"$dir/broker.log" 2>&1
+    ) &
     for _ in $(seq 1 300); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             break
