@@ -34,7 +34,6 @@ use aurum_ledger::{
     TransferFlags, TransferId,
 };
 use aurum_ledger_node::engine::{Engine, EngineConfig};
-use aurum_ledger_node::journal::JournalReader;
 use iceberg::spec::{Transform, UnboundPartitionSpec};
 use iceberg::{NamespaceIdent, TableCreation};
 
@@ -115,7 +114,7 @@ fn build_ledger(dir: &std::path::Path, transfers: usize) -> Engine {
 /// lake's writer settings (`sink::writer_properties`).
 fn plain_parquet(engine: &Engine, out: &std::path::Path) -> u64 {
     std::fs::create_dir_all(out).unwrap();
-    let reader = JournalReader::new(engine.log().clone());
+    let reader = engine.journal_reader();
     let mut rows = Rows::default();
     let mut written = 0u64;
     let mut file_no = 0;

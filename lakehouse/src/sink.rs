@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aurum_ledger_node::engine::Engine;
-use aurum_ledger_node::journal::JournalReader;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::spec::{DataFile, DataFileFormat};
 use iceberg::table::Table;
@@ -228,7 +227,7 @@ pub async fn commit_with(
 /// Bring every table up to the journal's head. `failpoint` stops the process dead at a point (for
 /// crash tests; `None` in production).
 pub async fn sync_journal(lake: &Lake, engine: &Engine, failpoint: Option<Failpoint>) -> Result<SyncReport, LakeError> {
-    let reader = JournalReader::new(engine.log().clone());
+    let reader = engine.journal_reader();
     let head = reader.record_count()?; // blocks 1..=head exist
     let mut report = SyncReport::default();
     // Per table: its current metadata, the resume point it committed, and how far this run has

@@ -316,7 +316,7 @@ fn pyiceberg_reads_the_tables_and_agrees_on_counts_and_sums() {
     // Scores for a topic-fed table too.
     let scorer =
         aurum_risk::Scorer::new(Arc::new(aurum_risk::RuleSet::default_rules()), aurum_risk::ScorerConfig::default());
-    let mut stream = aurum_risk::stream::RiskStream::open(scorer, e.log().clone(), e.log().clone()).unwrap();
+    let mut stream = aurum_risk::stream::RiskStream::open(scorer, e.journal_reader(), e.log().clone()).unwrap();
     while stream.poll().unwrap().blocks > 0 {}
     let rt = rt();
     let lake_dir = dir.path().join("lake");
@@ -546,7 +546,12 @@ fn scores_prices_and_reconciliation_runs_flow_from_their_topics_exactly_once() {
     // Risk scores: the journal scorer writes one record per block; every applied transfer gets a row.
     let scorer =
         aurum_risk::Scorer::new(Arc::new(aurum_risk::RuleSet::default_rules()), aurum_risk::ScorerConfig::default());
-    let mut stream = aurum_risk::stream::RiskStream::open(scorer, log.clone(), log.clone()).unwrap();
+    let mut stream = aurum_risk::stream::RiskStream::open(
+        scorer,
+        aurum_ledger_node::journal::JournalReader::new(log.clone()),
+        log.clone(),
+    )
+    .unwrap();
     let mut scored = 0;
     loop {
         let r = stream.poll().unwrap();

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aurum_ledger_node::journal::JournalReader;
 use aurum_risk::reload::RulesFile;
 use aurum_risk::stream::{RiskStream, read_alerts};
 use aurum_risk::synth::{self, SynthConfig};
@@ -166,7 +167,7 @@ pub fn scan_journal(
 ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
     let log = open_log(ctx)?;
     let scorer = Scorer::new(Arc::new(rules), ScorerConfig::default());
-    let mut stream = RiskStream::open(scorer, log.clone(), log)?;
+    let mut stream = RiskStream::open(scorer, JournalReader::new(log.clone()), log)?;
     let (mut blocks, mut transfers, mut alerts) = (0u64, 0u64, 0u64);
     loop {
         let r = stream.poll()?;

@@ -25,7 +25,7 @@ use aurum_vfs::Vfs;
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::Block;
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalBackend, JournalPolicy, JournalReader, LogJournal};
 use crate::keys::{self, NodeKey};
 use crate::snapshot::{self, SnapshotError};
 
@@ -191,6 +191,8 @@ struct Shared {
     key: NodeKey,
     db: Db,
     journal: Journal,
+    /// The embedded log for the other topics (the journal may live elsewhere).
+    log: Log,
     config: EngineConfig,
 }
 
@@ -287,8 +289,23 @@ impl Engine {
         Engine::open_with(log, db, config)
     }
 
-    /// Open over an already open log and KV store.
+    /// Open over an already open log and KV store, with the journal in the log.
     pub fn open_with(log: Log, db: Db, config: EngineConfig) -> Result<(Engine, OpenReport), EngineError> {
+        let journal = Arc::new(LogJournal::new(log.clone()));
+        Engine::open_with_journal(journal, JournalPolicy::default(), log, db, config)
+    }
+
+    /// Open with the journal in `journal` (the embedded log, or Kafka), accepting what `policy`
+    /// allows. `log` carries the other topics (risk alerts, oracle rounds, ...); `db` holds the
+    /// node key, the head anchor and the snapshots, which stay local whatever the journal's
+    /// backend: the anchor is how a journal that lost acknowledged blocks is detected.
+    pub fn open_with_journal(
+        journal: Arc<dyn JournalBackend>,
+        policy: JournalPolicy,
+        log: Log,
+        db: Db,
+        config: EngineConfig,
+    ) -> Result<(Engine, OpenReport), EngineError> {
         assert!(config.queue_capacity >= 1, "queue_capacity must be at least 1");
         let queue_capacity = config.queue_capacity;
         assert!(
@@ -297,7 +314,7 @@ impl Engine {
         );
         let key = NodeKey::load_or_create(&db)?;
         let notes = log_recovery_notes(&log);
-        let journal = Journal::open(log)?;
+        let journal = Journal::open_backend(journal, policy)?;
         let (ledger, head, mut report) = recover(&db, &journal, &key).map_err(|e| match (e, notes.is_empty()) {
             (EngineError::Recovery { seq, reason }, false) => {
                 EngineError::Recovery { seq, reason: format!("{reason}; {}", notes.join("; ")) }
@@ -315,6 +332,7 @@ impl Engine {
             key,
             db,
             journal,
+            log,
             config,
         });
         let (tx, rx) = mpsc::sync_channel(queue_capacity);
@@ -420,10 +438,16 @@ impl Engine {
         Ok(f(&ledger))
     }
 
-    /// The log the journal lives on. Other components append their own topics to it (the oracle's rounds, for
-    /// instance); nothing but the engine ever writes the journal's topic.
+    /// The embedded log for the topics other than the journal: other components append their own topics to it
+    /// (the oracle's rounds, for instance). The journal itself is read through [`Engine::journal_reader`]: it
+    /// may live in another backend.
     pub fn log(&self) -> &aurum_log::Log {
-        self.shared().journal.log()
+        &self.shared().log
+    }
+
+    /// A reader of the journal, wherever it is stored. Nothing but the engine writes it.
+    pub fn journal_reader(&self) -> JournalReader {
+        self.shared().journal.reader().clone()
     }
 
     /// The last durable block: (seq, hash).
@@ -730,19 +754,27 @@ pub fn audit_offline(
     let (log_dir, kv_dir) = ledger_dirs(data_dir);
     let log = Log::open(vfs.clone(), &log_dir, LogOptions::default())?;
     let db = Db::open(vfs, &kv_dir, aurum_kv::Options::default())?;
-    let key = NodeKey::load_or_create(&db)?;
+    let notes = log_recovery_notes(&log);
+    let mut report = audit_offline_with(&JournalReader::new(log), &db, from)?;
+    report.notes = notes;
+    Ok(report)
+}
+
+/// [`audit_offline`] of a journal in any backend, with the node's KV store (its key, anchor and
+/// snapshots) already open.
+pub fn audit_offline_with(
+    reader: &JournalReader,
+    db: &Db,
+    from: AuditFrom,
+) -> Result<crate::audit::AuditReport, EngineError> {
+    let key = NodeKey::load_or_create(db)?;
     let public_key = key.public_key();
     let config = crate::audit::AuditConfig {
         public_key,
-        start: audit_start(&db, &public_key, from)?,
+        start: audit_start(db, &public_key, from)?,
         live: None,
-        expected_head: read_anchor(&db, &public_key)?,
+        expected_head: read_anchor(db, &public_key)?,
         invariants_every_blocks: AUDIT_FULL_CHECK_EVERY_BLOCKS,
     };
-    let notes = log_recovery_notes(&log);
-    let reader = crate::journal::JournalReader::new(log);
-    let mut report =
-        crate::audit::audit(&reader, config).map_err(|e| EngineError::Recovery { seq: 0, reason: e.to_string() })?;
-    report.notes = notes;
-    Ok(report)
+    crate::audit::audit(reader, config).map_err(|e| EngineError::Recovery { seq: 0, reason: e.to_string() })
 }

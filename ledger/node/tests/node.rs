@@ -20,7 +20,8 @@ mod journal_audit {
     use aurum_ledger_node::audit::{AuditConfig, AuditReport, AuditStart, DivergenceKind, audit, audit_keep_state};
     use aurum_ledger_node::block::{Block, GENESIS_PREV_HASH};
     use aurum_ledger_node::journal::{
-        JOURNAL_PARTITION, JOURNAL_TOPIC, Journal, JournalError, JournalReader, journal_topic_config, record_key,
+        AckStrength, JOURNAL_PARTITION, JOURNAL_TOPIC, Journal, JournalAck, JournalBackend, JournalError,
+        JournalExtent, JournalPolicy, JournalReader, RecordIter, StoredRecord, journal_topic_config, record_key,
     };
     use aurum_ledger_node::keys::{NodeKey, verify};
     use aurum_log::{Log, LogOptions, ProducerRecord, TopicConfig};
@@ -659,6 +660,120 @@ mod journal_audit {
             .expect("an invalid point");
         let err = audit(&reader, AuditConfig::new(bad)).unwrap_err();
         assert!(err.to_string().contains("not a valid ed25519 public key"), "{err}");
+    }
+
+    // ---- the backend seam: the journal's rules hold whatever stores the records ----
+
+    /// A journal backend in memory whose acknowledgements can be made wrong on purpose: what a
+    /// misbehaving remote broker could answer.
+    #[derive(Debug, Default)]
+    struct MemJournal {
+        records: parking_lot::Mutex<Vec<StoredRecord>>,
+        /// Added to the offset the next acknowledgement reports (the record lands where it lands).
+        skew_next_ack: std::sync::atomic::AtomicU64,
+        /// The next append fails after storing the record (a lost acknowledgement).
+        fail_next_after_store: std::sync::atomic::AtomicBool,
+        /// What acknowledgements promise.
+        strength: parking_lot::Mutex<Option<AckStrength>>,
+    }
+
+    impl JournalBackend for MemJournal {
+        fn describe(&self) -> String {
+            "memory journal".into()
+        }
+        fn exists(&self) -> Result<bool, JournalError> {
+            Ok(true)
+        }
+        fn create_or_check(&self) -> Result<(), JournalError> {
+            Ok(())
+        }
+        fn extent(&self) -> Result<JournalExtent, JournalError> {
+            Ok(JournalExtent { log_start: 0, end: self.records.lock().len() as u64 })
+        }
+        fn append(&self, seq: u64, _timestamp_ms: i64, value: &[u8]) -> Result<JournalAck, JournalError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let mut records = self.records.lock();
+            let offset = records.len() as u64;
+            records.push(StoredRecord { offset, key: Some(record_key(seq).to_vec()), value: Some(value.to_vec()) });
+            if self.fail_next_after_store.swap(false, SeqCst) {
+                return Err(JournalError::Backend { what: "append".into(), source: "connection reset".into() });
+            }
+            let strength = self.strength.lock().unwrap_or(AckStrength::Fsynced);
+            Ok(JournalAck { offset: offset + self.skew_next_ack.swap(0, SeqCst), strength })
+        }
+        fn records(&self, from: u64, end: u64) -> Result<RecordIter, JournalError> {
+            let records = self.records.lock();
+            let end = end.min(records.len() as u64);
+            let slice: Vec<_> = records[from.min(end) as usize..end as usize].iter().cloned().map(Ok).collect();
+            Ok(Box::new(slice.into_iter()))
+        }
+    }
+
+    #[test]
+    fn any_backend_journals_reopens_and_audits_clean() {
+        let (blocks, live) = chain();
+        let mem = Arc::new(MemJournal::default());
+        let journal = Journal::open_backend(mem.clone(), JournalPolicy::default()).unwrap();
+        for b in &blocks {
+            journal.append(b).unwrap();
+        }
+        drop(journal);
+        let journal = Journal::open_backend(mem.clone(), JournalPolicy::default()).unwrap();
+        assert_eq!(journal.head(), head_of(&blocks));
+        let report = run(&JournalReader::from_backend(mem), Some(&live), head_of(&blocks));
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(report.blocks_checked, blocks.len() as u64);
+    }
+
+    #[test]
+    fn an_acknowledgement_at_the_wrong_offset_poisons_the_journal() {
+        let (blocks, _) = chain();
+        let mem = Arc::new(MemJournal::default());
+        let journal = Journal::open_backend(mem.clone(), JournalPolicy::default()).unwrap();
+        journal.append(&blocks[0]).unwrap();
+        mem.skew_next_ack.store(5, std::sync::atomic::Ordering::SeqCst);
+        let err = journal.append(&blocks[1]).unwrap_err();
+        assert!(err.to_string().contains("stored it at offset 6, expected offset 1"), "{err}");
+        assert!(matches!(journal.append(&blocks[1]), Err(JournalError::Poisoned { seq: 2 })));
+    }
+
+    #[test]
+    fn an_acknowledgement_weaker_than_the_policy_is_refused() {
+        let (blocks, _) = chain();
+        let mem = Arc::new(MemJournal::default());
+        *mem.strength.lock() = Some(AckStrength::Replicated);
+        let strict = Journal::open_backend(mem.clone(), JournalPolicy::default()).unwrap();
+        let err = strict.append(&blocks[0]).unwrap_err();
+        assert!(
+            err.to_string().contains("acknowledged it as replicated, and the journal requires at least fsynced"),
+            "{err}"
+        );
+        drop(strict);
+        // The block landed (the refusal is of the promise, not the bytes): a journal that accepts
+        // replicated acknowledgements reopens past it and continues.
+        let relaxed = Journal::open_backend(mem.clone(), JournalPolicy { min_ack: AckStrength::Replicated }).unwrap();
+        assert_eq!(relaxed.head(), head_of(&blocks[..1]));
+        relaxed.append(&blocks[1]).unwrap();
+        assert_eq!(AckStrength::parse("replicated"), Some(AckStrength::Replicated));
+        assert_eq!(AckStrength::parse("fsync"), None);
+    }
+
+    #[test]
+    fn a_failed_remote_append_poisons_until_reopened_and_the_reopen_finds_the_landed_block() {
+        let (blocks, live) = chain();
+        let mem = Arc::new(MemJournal::default());
+        let journal = Journal::open_backend(mem.clone(), JournalPolicy::default()).unwrap();
+        journal.append(&blocks[0]).unwrap();
+        mem.fail_next_after_store.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(journal.append(&blocks[1]), Err(JournalError::AppendFailed { seq: 2, .. })));
+        assert!(matches!(journal.append(&blocks[1]), Err(JournalError::Poisoned { seq: 2 })));
+        drop(journal);
+        let journal = Journal::open_backend(mem.clone(), JournalPolicy::default()).unwrap();
+        assert_eq!(journal.next_position().0, 3, "block 2 landed although its acknowledgement was lost");
+        for b in &blocks[2..] {
+            journal.append(b).unwrap();
+        }
+        assert!(run(journal.reader(), Some(&live), head_of(&blocks)).is_clean());
     }
 }
 

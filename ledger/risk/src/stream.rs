@@ -279,23 +279,16 @@ pub struct RiskStream {
 }
 
 impl RiskStream {
-    /// A stream over the journal in `journal_log`, writing alerts and scores to `alerts_log` (often
-    /// the same log).
+    /// A stream over `journal` (from [`JournalReader::new`] on an embedded log, or an engine's
+    /// `journal_reader()`), writing alerts and scores to `alerts_log`.
     /// The scorer starts from genesis: call [`RiskStream::poll`] until it returns no blocks to
     /// catch up.
-    pub fn open(scorer: Scorer, journal_log: Log, alerts_log: Log) -> Result<RiskStream, RiskError> {
+    pub fn open(scorer: Scorer, journal: JournalReader, alerts_log: Log) -> Result<RiskStream, RiskError> {
         ensure_alerts_topic(&alerts_log)?;
         ensure_scores_topic(&alerts_log)?;
         let alerted_through = last_block_in(&alerts_log, ALERTS_TOPIC)?;
         let scored_through = last_block_in(&alerts_log, SCORES_TOPIC)?;
-        Ok(RiskStream {
-            scorer,
-            journal: JournalReader::new(journal_log),
-            log: alerts_log,
-            next_seq: 0,
-            alerted_through,
-            scored_through,
-        })
+        Ok(RiskStream { scorer, journal, log: alerts_log, next_seq: 0, alerted_through, scored_through })
     }
 
     /// The scorer.
@@ -375,8 +368,7 @@ fn score_block(
 /// Rebuild a scorer's state by replaying the whole journal through it (assets registered,
 /// every applied transfer scored and observed), without alerting. For a server starting up: its
 /// admission scorer then continues from where the ledger is. Returns the transfers replayed.
-pub fn replay_journal(scorer: &mut Scorer, journal_log: Log) -> Result<u64, RiskError> {
-    let reader = JournalReader::new(journal_log);
+pub fn replay_journal(scorer: &mut Scorer, reader: &JournalReader) -> Result<u64, RiskError> {
     let mut transfers = 0;
     for raw in reader.read_blocks(0)? {
         score_block(scorer, raw?, |_, _, _| transfers += 1)?;

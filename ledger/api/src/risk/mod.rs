@@ -236,7 +236,7 @@ impl RiskState {
             }
         };
         let mut scorer = Scorer::new(Arc::new(rules), settings.scorer.clone());
-        let replayed_transfers = aurum_risk::stream::replay_journal(&mut scorer, engine.log().clone())?;
+        let replayed_transfers = aurum_risk::stream::replay_journal(&mut scorer, &engine.journal_reader())?;
         aurum_risk::stream::ensure_alerts_topic(engine.log())?;
         let reviews = ReviewStore::open(engine.db())?;
         Ok(RiskState {

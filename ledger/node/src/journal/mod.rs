@@ -1,19 +1,31 @@
-//! The journal: blocks stored as records of the single-partition topic [`JOURNAL_TOPIC`] of
-//! `aurum-log`, one record per block (key: seq as 8 bytes big-endian; value: the encoded block).
+//! The journal: blocks stored as records of one ordered partition, one record per block (key:
+//! seq as 8 bytes big-endian; value: the encoded block). Where the records live is a
+//! [`JournalBackend`]: the single-partition topic [`JOURNAL_TOPIC`] of the embedded `aurum-log`
+//! ([`LogJournal`], the default), or a Kafka topic (`aurum-kafka`).
 //!
 //! Offsets are dense and the topic has no retention, so **the block with seq `s` is the record at
-//! log offset `s - 1`**. The writer checks this on every append (from the log's acknowledgement);
-//! readers and the audit check it on every record.
+//! offset `s - 1`**. The writer checks this on every append (from the backend's acknowledgement,
+//! which must also be as strong as its [`JournalPolicy`] demands); readers and the audit check it
+//! on every record.
 //!
 //! [`Journal`] is the writer (one per node). [`JournalReader`] only reads: it never creates the
 //! topic and opens even when the last block is damaged, which is what the audit needs.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 
-use aurum_log::{AckDurability, CleanupPolicy, Durability, Log, ProducerRecord, Record, TopicConfig};
+use aurum_log::Log;
 use parking_lot::Mutex;
 
 use crate::block::{Block, BlockError, GENESIS_PREV_HASH, HASH_BYTES, MAX_BLOCK_BYTES};
+
+mod backend;
+mod embedded;
+
+pub use backend::{AckStrength, JournalAck, JournalBackend, JournalExtent, JournalPolicy, RecordIter, StoredRecord};
+pub use embedded::{LogJournal, journal_topic_config};
+
+/// A backend's error, boxed so that this crate names no backend's error type.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The journal's topic.
 pub const JOURNAL_TOPIC: &str = "ledger.journal";
@@ -23,20 +35,6 @@ pub const JOURNAL_PARTITION: u32 = 0;
 pub const READ_CHUNK_BYTES: usize = 1 << 20;
 /// Size of a journal record key: the block's seq as a big-endian u64.
 pub const RECORD_KEY_BYTES: usize = 8;
-
-/// The configuration the journal topic is created with: one partition, kept forever (no
-/// retention by time or size, delete policy — never compacted), fsynced before every
-/// acknowledgement.
-pub fn journal_topic_config() -> TopicConfig {
-    TopicConfig {
-        partitions: 1,
-        retention_ms: None,
-        retention_bytes: None,
-        cleanup: CleanupPolicy::Delete,
-        durability: Durability::EveryBatch,
-        ..TopicConfig::default()
-    }
-}
 
 /// The record key of block `seq`.
 pub fn record_key(seq: u64) -> [u8; RECORD_KEY_BYTES] {
@@ -55,23 +53,32 @@ pub enum JournalError {
         #[source]
         source: aurum_log::Error,
     },
+    /// A backend other than the embedded log failed (Kafka, for instance).
+    #[error("journal: {what}: {source}")]
+    Backend {
+        /// What the journal was doing, and on which backend.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
+    },
     /// The record at `offset` could not be read (bad CRC or framing, I/O error).
-    #[error("journal topic {JOURNAL_TOPIC:?}: record at log offset {offset} (block seq {}) is unreadable: {source}", offset + 1)]
+    #[error("journal: record at log offset {offset} (block seq {}) is unreadable: {source}", offset + 1)]
     Unreadable {
         /// Log offset of the record.
         offset: u64,
-        /// The log's error (`aurum_log::Error::Corrupt` names file and byte).
+        /// The backend's error (`aurum_log::Error::Corrupt` names file and byte).
         #[source]
-        source: aurum_log::Error,
+        source: BackendError,
     },
     /// The topic exists with a configuration the journal cannot use.
-    #[error("journal topic {JOURNAL_TOPIC:?} has an unusable configuration: {reason}")]
+    #[error("journal topic has an unusable configuration: {reason}")]
     TopicConfig {
         /// What is wrong.
         reason: String,
     },
     /// A record that should hold a block does not.
-    #[error("journal topic {JOURNAL_TOPIC:?}: record at log offset {offset}: {reason}")]
+    #[error("journal: record at log offset {offset}: {reason}")]
     BadRecord {
         /// Log offset of the record.
         offset: u64,
@@ -132,39 +139,36 @@ impl RawBlock {
     }
 }
 
-/// Read-only access to a journal topic.
+/// Read-only access to a journal.
 #[derive(Debug, Clone)]
 pub struct JournalReader {
-    log: Log,
+    backend: Arc<dyn JournalBackend>,
 }
 
 impl JournalReader {
-    /// Read the journal in `log`. Creates nothing; a log without the journal topic is an empty
-    /// journal.
+    /// Read the journal in the embedded `log`. Creates nothing; a log without the journal topic
+    /// is an empty journal.
     pub fn new(log: Log) -> JournalReader {
-        JournalReader { log }
+        JournalReader::from_backend(Arc::new(LogJournal::new(log)))
     }
 
-    /// The underlying log.
-    pub fn log(&self) -> &Log {
-        &self.log
+    /// Read the journal stored in `backend`.
+    pub fn from_backend(backend: Arc<dyn JournalBackend>) -> JournalReader {
+        JournalReader { backend }
     }
 
-    fn topic_exists(&self) -> bool {
-        self.log.topics().iter().any(|t| t == JOURNAL_TOPIC)
+    /// The backend the records are read from.
+    pub fn backend(&self) -> &Arc<dyn JournalBackend> {
+        &self.backend
     }
 
     /// Number of records readers can see (the high watermark): the seq of the last block when
     /// the journal is intact.
     pub fn record_count(&self) -> Result<u64, JournalError> {
-        if !self.topic_exists() {
+        if !self.backend.exists()? {
             return Ok(0);
         }
-        let offsets = self
-            .log
-            .offsets(JOURNAL_TOPIC, JOURNAL_PARTITION)
-            .map_err(|source| JournalError::Log { what: "reading offsets".into(), source })?;
-        Ok(offsets.high_watermark)
+        Ok(self.backend.extent()?.end)
     }
 
     /// The record that should hold block `seq` (`seq >= 1`), or `None` if the journal has fewer
@@ -173,54 +177,34 @@ impl JournalReader {
         if seq == 0 || seq > self.record_count()? {
             return Ok(None);
         }
-        let mut it = self.read_range(seq - 1, seq);
-        it.single = true;
+        let mut it = self.read_range(seq - 1, seq)?;
         it.next().transpose()
     }
 
     /// The blocks from `from_seq` (≥ 1; 0 is read as 1) to the end of the journal as it is when
-    /// this is called, in log order. Reads in chunks of [`READ_CHUNK_BYTES`]; when a chunk fails
-    /// it re-reads record by record, so an unreadable record is reported at its own offset
-    /// ([`JournalError::Unreadable`]), after every good record before it. The iterator ends after
+    /// this is called, in log order. An unreadable record is reported at its own offset
+    /// ([`JournalError::Unreadable`]), after every good record before it; the iterator ends after
     /// the first error. Fails up front only if the journal's extent cannot be read.
     pub fn read_blocks(&self, from_seq: u64) -> Result<Blocks, JournalError> {
         let end = self.record_count()?;
-        Ok(self.read_range(from_seq.max(1) - 1, end))
+        self.read_range(from_seq.max(1) - 1, end)
     }
 
-    fn read_range(&self, start: u64, end: u64) -> Blocks {
-        Blocks { log: self.log.clone(), next_offset: start, end, buffer: VecDeque::new(), single: false, done: false }
+    fn read_range(&self, start: u64, end: u64) -> Result<Blocks, JournalError> {
+        let records = if start < end { Some(self.backend.records(start, end)?) } else { None };
+        Ok(Blocks { records })
     }
 }
 
-/// Iterator over journal records, from [`JournalReader::read_blocks`].
-#[derive(Debug)]
+/// Iterator over journal records, from [`JournalReader::read_blocks`]: each record with its
+/// block decoded (or why it does not decode).
 pub struct Blocks {
-    log: Log,
-    next_offset: u64,
-    end: u64,
-    buffer: VecDeque<Record>,
-    single: bool,
-    done: bool,
+    records: Option<RecordIter>,
 }
 
-impl Blocks {
-    fn fill(&mut self) -> Result<(), JournalError> {
-        loop {
-            let max_bytes = if self.single { 1 } else { READ_CHUNK_BYTES };
-            match self.log.read(JOURNAL_TOPIC, JOURNAL_PARTITION, self.next_offset, max_bytes) {
-                Ok(fetch) => {
-                    let end = self.end;
-                    self.buffer.extend(fetch.records.into_iter().filter(|r| r.offset < end));
-                    return Ok(());
-                }
-                Err(_) if !self.single => {
-                    // Locate the damage: re-read one record at a time.
-                    self.single = true;
-                }
-                Err(source) => return Err(JournalError::Unreadable { offset: self.next_offset, source }),
-            }
-        }
+impl std::fmt::Debug for Blocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blocks").field("done", &self.records.is_none()).finish()
     }
 }
 
@@ -228,29 +212,22 @@ impl Iterator for Blocks {
     type Item = Result<RawBlock, JournalError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.buffer.is_empty() {
-            if self.next_offset >= self.end {
-                self.done = true;
-                return None;
+        let item = self.records.as_mut()?.next();
+        match item {
+            None => {
+                self.records = None;
+                None
             }
-            if let Err(e) = self.fill() {
-                self.done = true;
-                return Some(Err(e));
+            Some(Err(e)) => {
+                self.records = None;
+                Some(Err(e))
             }
-            if self.buffer.is_empty() {
-                // Nothing visible below `end` (cannot happen without retention): stop.
-                self.done = true;
-                return None;
+            Some(Ok(record)) => {
+                let bytes = record.value.unwrap_or_default();
+                let block = Block::decode(&bytes);
+                Some(Ok(RawBlock { offset: record.offset, key: record.key, bytes, block }))
             }
         }
-        let record = self.buffer.pop_front()?;
-        self.next_offset = record.offset + 1;
-        let bytes = record.value.unwrap_or_default();
-        let block = Block::decode(&bytes);
-        Some(Ok(RawBlock { offset: record.offset, key: record.key, bytes, block }))
     }
 }
 
@@ -264,41 +241,34 @@ struct WriterState {
 #[derive(Debug)]
 pub struct Journal {
     reader: JournalReader,
+    policy: JournalPolicy,
     state: Mutex<WriterState>,
 }
 
 impl Journal {
-    /// Open the journal in `log`, creating the topic with [`journal_topic_config`] if it does not
-    /// exist. An existing topic must have one partition, no retention, the delete policy and
-    /// every-batch durability (other settings, e.g. segment size, may differ). The head is read
-    /// from the last record, which must decode and sit at offset `seq - 1`.
+    /// Open the journal in the embedded `log`, fsynced before every acknowledgement (see
+    /// [`Journal::open_backend`]).
     pub fn open(log: Log) -> Result<Journal, JournalError> {
-        let reader = JournalReader::new(log);
-        if reader.topic_exists() {
-            let config = reader
-                .log
-                .topic_config(JOURNAL_TOPIC)
-                .map_err(|source| JournalError::Log { what: "reading the topic configuration".into(), source })?;
-            check_topic_config(&config)?;
-        } else {
-            reader
-                .log
-                .create_topic(JOURNAL_TOPIC, journal_topic_config())
-                .map_err(|source| JournalError::Log { what: "creating the topic".into(), source })?;
-        }
-        let offsets = reader
-            .log
-            .offsets(JOURNAL_TOPIC, JOURNAL_PARTITION)
-            .map_err(|source| JournalError::Log { what: "reading offsets".into(), source })?;
-        if offsets.log_start != 0 {
+        Journal::open_backend(Arc::new(LogJournal::new(log)), JournalPolicy::default())
+    }
+
+    /// Open the journal in `backend`, creating its topic if it does not exist (an existing one
+    /// must have the journal's configuration). The journal must start at offset 0 (no block was
+    /// ever deleted); the head is read from the last record, which must decode and sit at offset
+    /// `seq - 1`.
+    pub fn open_backend(backend: Arc<dyn JournalBackend>, policy: JournalPolicy) -> Result<Journal, JournalError> {
+        backend.create_or_check()?;
+        let extent = backend.extent()?;
+        if extent.log_start != 0 {
             return Err(JournalError::TopicConfig {
-                reason: format!("log starts at offset {}, not 0: blocks were deleted", offsets.log_start),
+                reason: format!("log starts at offset {}, not 0: blocks were deleted", extent.log_start),
             });
         }
-        let head = if offsets.high_watermark == 0 {
+        let reader = JournalReader::from_backend(backend);
+        let head = if extent.end == 0 {
             None
         } else {
-            let last = offsets.high_watermark - 1;
+            let last = extent.end - 1;
             let raw = reader.read_block(last + 1)?.ok_or_else(|| JournalError::BadRecord {
                 offset: last,
                 reason: "the last record is not readable".into(),
@@ -315,7 +285,7 @@ impl Journal {
             }
             Some((block.seq, block.hash))
         };
-        Ok(Journal { reader, state: Mutex::new(WriterState { head, poisoned: None }) })
+        Ok(Journal { reader, policy, state: Mutex::new(WriterState { head, poisoned: None }) })
     }
 
     /// The last block appended (or found on open): (seq, hash). `None` for an empty journal.
@@ -331,9 +301,15 @@ impl Journal {
         }
     }
 
-    /// Append a block. Durable when this returns `Ok` (the log fsyncs before acknowledging).
-    /// The block must continue the chain: seq = head seq + 1 and prev_hash = head hash (else
-    /// nothing is written). After a failed append the journal refuses appends until reopened.
+    /// What this journal accepts from its backend.
+    pub fn policy(&self) -> JournalPolicy {
+        self.policy
+    }
+
+    /// Append a block. Durable as the policy demands when this returns `Ok`. The block must
+    /// continue the chain: seq = head seq + 1 and prev_hash = head hash (else nothing is
+    /// written). After a failed append the journal refuses appends until reopened: the block
+    /// may or may not be stored, and only a reopen re-reads the head.
     pub fn append(&self, block: &Block) -> Result<(), JournalError> {
         let mut st = self.state.lock();
         if let Some(seq) = st.poisoned {
@@ -363,34 +339,36 @@ impl Journal {
             return Err(JournalError::BlockTooLarge { seq: block.seq, bytes: bytes.len(), max: MAX_BLOCK_BYTES });
         }
         debug_assert_eq!(crate::block::hash_of_encoded(&bytes), Some(block.hash), "block hash is stale");
-        let record = ProducerRecord {
-            timestamp_ms: Some(i64::try_from(block.timestamp.0 / 1_000_000).unwrap_or(i64::MAX)),
-            ..ProducerRecord::new(record_key(block.seq).to_vec(), bytes)
-        };
-        let ack = match self.reader.log.append(JOURNAL_TOPIC, JOURNAL_PARTITION, std::slice::from_ref(&record)) {
+        let timestamp_ms = i64::try_from(block.timestamp.0 / 1_000_000).unwrap_or(i64::MAX);
+        let ack = match self.reader.backend.append(block.seq, timestamp_ms, &bytes) {
             Ok(ack) => ack,
             Err(e) => {
                 st.poisoned = Some(block.seq);
                 return Err(JournalError::AppendFailed { seq: block.seq, cause: e.to_string() });
             }
         };
-        if ack.base_offset != block.seq - 1 || ack.last_offset != ack.base_offset {
+        if ack.offset != block.seq - 1 {
             st.poisoned = Some(block.seq);
             return Err(JournalError::AppendFailed {
                 seq: block.seq,
                 cause: format!(
-                    "the log stored it at offsets {}..={}, expected offset {}",
-                    ack.base_offset,
-                    ack.last_offset,
+                    "{} stored it at offset {}, expected offset {}",
+                    self.reader.backend.describe(),
+                    ack.offset,
                     block.seq - 1
                 ),
             });
         }
-        if ack.durability != AckDurability::Synced {
+        if ack.strength < self.policy.min_ack {
             st.poisoned = Some(block.seq);
             return Err(JournalError::AppendFailed {
                 seq: block.seq,
-                cause: format!("the log acknowledged {:?}, not an fsync", ack.durability),
+                cause: format!(
+                    "{} acknowledged it as {}, and the journal requires at least {}",
+                    self.reader.backend.describe(),
+                    ack.strength.name(),
+                    self.policy.min_ack.name()
+                ),
             });
         }
         st.head = Some((block.seq, block.hash));
@@ -402,52 +380,15 @@ impl Journal {
         &self.reader
     }
 
-    /// The underlying log.
-    pub fn log(&self) -> &Log {
-        &self.reader.log
-    }
-
     /// Shorthand for `self.reader().read_blocks(from_seq)`.
     pub fn read_blocks(&self, from_seq: u64) -> Result<Blocks, JournalError> {
         self.reader.read_blocks(from_seq)
     }
 }
 
-fn check_topic_config(config: &TopicConfig) -> Result<(), JournalError> {
-    let mut problems = Vec::new();
-    if config.partitions != 1 {
-        problems.push(format!("{} partitions (needs 1)", config.partitions));
-    }
-    if config.retention_ms.is_some() || config.retention_bytes.is_some() {
-        problems.push("a retention limit (needs none: blocks are kept forever)".to_string());
-    }
-    if config.cleanup != CleanupPolicy::Delete {
-        problems.push("compaction (needs the delete policy)".to_string());
-    }
-    if config.durability != Durability::EveryBatch {
-        problems.push("interval durability (needs every_batch)".to_string());
-    }
-    if problems.is_empty() { Ok(()) } else { Err(JournalError::TopicConfig { reason: problems.join("; ") }) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topic_config_is_checked() {
-        assert!(check_topic_config(&journal_topic_config()).is_ok());
-        let bad = TopicConfig { partitions: 2, ..journal_topic_config() };
-        assert!(check_topic_config(&bad).unwrap_err().to_string().contains("2 partitions"));
-        let bad = TopicConfig { retention_ms: Some(1), ..journal_topic_config() };
-        assert!(check_topic_config(&bad).is_err());
-        let bad = TopicConfig { cleanup: CleanupPolicy::Compact, ..journal_topic_config() };
-        assert!(check_topic_config(&bad).is_err());
-        let bad = TopicConfig { durability: Durability::Interval { interval_ms: 5 }, ..journal_topic_config() };
-        assert!(check_topic_config(&bad).is_err());
-        let ok = TopicConfig { segment_bytes: 4096, ..journal_topic_config() };
-        assert!(check_topic_config(&ok).is_ok());
-    }
 
     #[test]
     fn record_key_is_big_endian_seq() {
