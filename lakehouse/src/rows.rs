@@ -1,21 +1,18 @@
 //! Journal blocks to rows of the lakehouse's tables, and rows to Arrow record batches.
 //!
-//! What each journal command becomes:
-//! - `CreateTransfer`, `PostPending`, `VoidPending`: a `transfers` row whatever the outcome (a
-//!   refused payment counts in a success rate), with the ledger's record for the details of an
-//!   applied one (balancing transfers and partial posts decide their amount); replays of an id are
-//!   skipped (the first outcome already has its row);
-//! - posted transfers and posts: two `postings` rows (debit and credit leg);
-//! - `CreateEntry`: one `postings` row per posting;
-//! - `CreateAccount`: an `accounts` row;
+//! Each block's facts (`aurum_ledger_node::facts`) become:
+//! - a movement (transfer, post or void, accepted or refused): a `transfers` row;
+//! - a posting: a `postings` row;
+//! - an account created: an `accounts` row;
 //! - a pending transfer that expired at the start of a block: a `transfers` row of kind `expired`.
 
 use std::sync::Arc;
 
 use arrow_array::builder::{Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use aurum_ledger::{AccountId, AssetId, Command, Ledger, Metadata, Outcome, Side, TransferId, TransferKind};
+use aurum_ledger::{AccountId, AssetId, Ledger, Metadata, Side, TransferId};
 use aurum_ledger_node::block::Block;
+use aurum_ledger_node::facts::{Fact, for_each_fact, transfer_kind_name};
 
 use crate::error::LakeError;
 use crate::tables::{AMOUNT_PRECISION, AMOUNT_SCALE, LakeTable};
@@ -128,15 +125,6 @@ pub struct Rows {
     accounts: AccountCols,
 }
 
-fn kind_name(k: TransferKind) -> &'static str {
-    match k {
-        TransferKind::Posted => "posted",
-        TransferKind::Pending => "pending",
-        TransferKind::PostPending => "post_pending",
-        TransferKind::VoidPending => "void_pending",
-    }
-}
-
 impl Rows {
     /// Rows held for `table`.
     pub fn len(&self, table: LakeTable) -> usize {
@@ -224,148 +212,61 @@ impl Rows {
     }
 
     /// Add the rows of `block` for the tables in `wanted` (a table that already holds this block
-    /// gets none). `ledger` is the engine's current state: records of applied commands never
-    /// change once written, so the current state describes any past block's transfers.
+    /// gets none), from the block's [`facts`](aurum_ledger_node::facts). `ledger` is the engine's
+    /// current state: records of applied commands never change once written, so the current state
+    /// describes any past block's transfers.
     pub fn add_block(&mut self, ledger: &Ledger, block: &Block, wanted: &[LakeTable]) -> Result<(), LakeError> {
         let want = |t| wanted.contains(&t);
         let seq = block.seq;
-        if want(LakeTable::Transfers) {
-            for e in &block.result.expired {
-                if let Some(p) = ledger.transfer(e.transfer) {
-                    self.push_transfer(
-                        ledger,
-                        seq,
-                        TransferRow {
-                            id: p.id,
-                            kind: "expired",
-                            result: "ok",
-                            debit: Some(p.debit_account),
-                            credit: Some(p.credit_account),
-                            asset: Some(p.asset),
-                            amount: Some(p.amount),
-                            pending_id: None,
-                            metadata: None,
-                            ts_ns: e.timestamp.0,
-                        },
-                    )?;
-                }
-            }
-        }
-        for (command, outcome) in block.commands.iter().zip(&block.result.outcomes) {
-            if outcome.replayed {
-                continue;
-            }
-            self.add_command(ledger, seq, command, outcome, &want)?;
-        }
-        Ok(())
-    }
-
-    fn add_command(
-        &mut self,
-        ledger: &Ledger,
-        seq: u64,
-        command: &Command,
-        outcome: &Outcome,
-        want: &dyn Fn(LakeTable) -> bool,
-    ) -> Result<(), LakeError> {
-        let ts = outcome.timestamp.0;
-        let ok = outcome.code.is_ok();
-        let result = outcome.code.as_str();
-        let id = match command {
-            Command::CreateTransfer(c) => Some(c.id),
-            Command::PostPending(c) => Some(c.id),
-            Command::VoidPending(c) => Some(c.id),
-            _ => None,
-        };
-        if let Some(id) = id {
-            let applied = if ok { ledger.transfer(id) } else { None };
-            let row = match (applied, command) {
-                (Some(t), _) => TransferRow {
-                    id,
-                    kind: kind_name(t.kind),
-                    result,
-                    debit: Some(t.debit_account),
-                    credit: Some(t.credit_account),
-                    asset: Some(t.asset),
-                    amount: Some(t.amount),
-                    pending_id: t.pending_id,
-                    metadata: Some(&t.metadata),
-                    ts_ns: ts,
-                },
-                (None, Command::CreateTransfer(c)) => TransferRow {
-                    id,
-                    kind: if c.flags.pending { "pending" } else { "posted" },
-                    result,
-                    debit: Some(c.debit_account),
-                    credit: Some(c.credit_account),
-                    asset: Some(c.asset),
-                    amount: Some(c.amount),
+        for_each_fact(ledger, block, |fact| match fact {
+            Fact::Expired { pending: p, timestamp } if want(LakeTable::Transfers) => self.push_transfer(
+                ledger,
+                seq,
+                TransferRow {
+                    id: p.id,
+                    kind: "expired",
+                    result: "ok",
+                    debit: Some(p.debit_account),
+                    credit: Some(p.credit_account),
+                    asset: Some(p.asset),
+                    amount: Some(p.amount),
                     pending_id: None,
-                    metadata: Some(&c.metadata),
-                    ts_ns: ts,
+                    metadata: None,
+                    ts_ns: timestamp.0,
                 },
-                (None, Command::PostPending(c)) => {
-                    let p = ledger.transfer(c.pending_id);
-                    TransferRow {
-                        id,
-                        kind: "post_pending",
-                        result,
-                        debit: p.map(|p| p.debit_account),
-                        credit: p.map(|p| p.credit_account),
-                        asset: p.map(|p| p.asset),
-                        amount: c.amount.or(p.map(|p| p.amount)),
-                        pending_id: Some(c.pending_id),
-                        metadata: Some(&c.metadata),
-                        ts_ns: ts,
-                    }
-                }
-                (None, Command::VoidPending(c)) => {
-                    let p = ledger.transfer(c.pending_id);
-                    TransferRow {
-                        id,
-                        kind: "void_pending",
-                        result,
-                        debit: p.map(|p| p.debit_account),
-                        credit: p.map(|p| p.credit_account),
-                        asset: p.map(|p| p.asset),
-                        amount: p.map(|p| p.amount),
-                        pending_id: Some(c.pending_id),
-                        metadata: Some(&c.metadata),
-                        ts_ns: ts,
-                    }
-                }
-                (None, _) => unreachable!("only transfer commands have a transfer id"),
-            };
-            let posted = applied.is_some_and(|t| matches!(t.kind, TransferKind::Posted | TransferKind::PostPending));
-            if posted && want(LakeTable::Postings) {
-                let t = applied.expect("posted implies applied");
-                self.push_posting(ledger, seq, ts, id, t.debit_account, Side::Debit, t.amount)?;
-                self.push_posting(ledger, seq, ts, id, t.credit_account, Side::Credit, t.amount)?;
+            ),
+            Fact::Movement(m) if want(LakeTable::Transfers) => self.push_transfer(
+                ledger,
+                seq,
+                TransferRow {
+                    id: m.id,
+                    kind: transfer_kind_name(m.kind),
+                    result: m.result.as_str(),
+                    debit: m.debit,
+                    credit: m.credit,
+                    asset: m.asset,
+                    amount: m.amount,
+                    pending_id: m.pending_id,
+                    metadata: Some(m.metadata),
+                    ts_ns: m.timestamp.0,
+                },
+            ),
+            Fact::Posting(p) if want(LakeTable::Postings) => {
+                self.push_posting(ledger, seq, p.timestamp.0, p.movement, p.account, p.side, p.amount)
             }
-            if want(LakeTable::Transfers) {
-                self.push_transfer(ledger, seq, row)?;
-            }
-            return Ok(());
-        }
-        match command {
-            Command::CreateEntry(e) if ok && want(LakeTable::Postings) => {
-                for p in &e.postings {
-                    self.push_posting(ledger, seq, ts, e.id, p.account, p.side, p.amount)?;
-                }
-            }
-            Command::CreateAccount(a) if ok && want(LakeTable::Accounts) => {
+            Fact::Account { id, asset, kind, metadata, timestamp, .. } if want(LakeTable::Accounts) => {
                 let c = &mut self.accounts;
                 c.seq.append_value(seq as i64);
-                c.ts.append_value(micros(ts));
-                c.account.append_value(a.id.0.to_string());
-                c.asset.append_value(Rows::asset_of(ledger, a.asset).0);
-                c.kind.append_value(a.kind.as_str());
-                c.metadata.append_option(metadata_json(&a.metadata));
+                c.ts.append_value(micros(timestamp.0));
+                c.account.append_value(id.0.to_string());
+                c.asset.append_value(Rows::asset_of(ledger, asset).0);
+                c.kind.append_value(kind.as_str());
+                c.metadata.append_option(metadata_json(metadata));
                 c.rows += 1;
+                Ok(())
             }
-            _ => {}
-        }
-        Ok(())
+            _ => Ok(()),
+        })
     }
 
     /// Take the rows of `table` as a record batch of `schema` (the table's current Arrow schema,

@@ -7,6 +7,8 @@
 //! - [`snapshot`]: signed snapshots of the ledger state in `aurum-kv` for fast restart;
 //! - [`engine`]: the single writer with group commit: commands from many callers are batched,
 //!   applied, journalled durably, then acknowledged;
+//! - [`facts`]: what a block did, as typed facts (assets, accounts, movements, postings, expiries)
+//!   — the one derivation every read model (lakehouse, PostgreSQL) shares;
 //! - [`stats`]: the engine's counters and histograms (batch sizes, journal write time, queue depth);
 //! - [`audit`]: replays the journal from genesis or a signed snapshot through a fresh state machine
 //!   and reports the first divergence.
@@ -14,6 +16,7 @@
 pub mod audit;
 pub mod block;
 pub mod engine;
+pub mod facts;
 pub mod journal;
 pub mod keys;
 pub mod snapshot;
