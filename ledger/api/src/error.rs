@@ -695,6 +695,8 @@ impl From<EngineError> for ApiError {
             EngineError::BatchSize { .. } | EngineError::RequestTooLarge { .. } => {
                 ApiError::BatchTooLarge { field: "/", detail: e.to_string() }
             }
+            // The routes check metadata limits with a precise pointer first; this is the backstop.
+            EngineError::Unencodable { .. } => ApiError::field("invalid_value", "/", e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -402,6 +402,14 @@ async fn every_client_mistake_is_a_4xx_problem() {
     assert_problem(&r, 422, "asset_not_found");
     assert_eq!((r.body["result_code"].as_u64(), r.body["field"].as_str()), (Some(10), Some("/asset")));
 
+    // Metadata beyond the journal's limits never reaches the ledger (a block holding it could
+    // not be read back): refused with the field at fault.
+    let long_memo = json!({"id": "1", "debit_account": "1", "credit_account": "2", "amount": "1", "asset": "XAU",
+                           "metadata": {"memo": "x".repeat(257)}});
+    let r = api.post("/v1/transfers", t, long_memo).await;
+    assert_problem(&r, 422, "invalid_value");
+    assert_eq!(r.body["field"], "/metadata/memo");
+
     // Sizes: body and batch.
     let big = json!({"id": "1", "debit_account": "1", "credit_account": "2", "amount": "1", "asset": "XAU",
                      "metadata": {"memo": "x".repeat(70 * 1024)}});

@@ -120,6 +120,45 @@ fn linked_flag(linked: bool) -> u8 {
     if linked { FLAG_LINKED } else { 0 }
 }
 
+/// Whether `command` stays within the limits [`decode_command`] enforces (metadata entries and
+/// their key and value lengths, asset code length, postings per entry): a command outside them
+/// would encode into a block that no reader can decode. The state machine refuses such commands
+/// with a result code, but the journal must never hold them: the engine refuses the request
+/// before it reaches a block. `Err` says which limit, in the decoder's words.
+pub fn check_encodable(command: &Command) -> Result<(), String> {
+    let metadata = |m: &Metadata| -> Result<(), String> {
+        if m.len() > MAX_METADATA_ENTRIES {
+            return Err(format!("metadata count: {} exceeds the limit of {MAX_METADATA_ENTRIES}", m.len()));
+        }
+        for (k, v) in m {
+            if k.len() > MAX_METADATA_KEY_BYTES {
+                return Err(format!("metadata key: {} bytes exceeds the limit of {MAX_METADATA_KEY_BYTES}", k.len()));
+            }
+            if v.len() > MAX_METADATA_VALUE_BYTES {
+                return Err(format!(
+                    "metadata value: {} bytes exceeds the limit of {MAX_METADATA_VALUE_BYTES}",
+                    v.len()
+                ));
+            }
+        }
+        Ok(())
+    };
+    match command {
+        Command::CreateAsset(c) if c.code.len() > MAX_ASSET_CODE_BYTES => {
+            Err(format!("asset code: {} bytes exceeds the limit of {MAX_ASSET_CODE_BYTES}", c.code.len()))
+        }
+        Command::CreateAsset(_) | Command::CloseAccount(_) => Ok(()),
+        Command::CreateAccount(c) => metadata(&c.metadata),
+        Command::CreateTransfer(c) => metadata(&c.metadata),
+        Command::PostPending(c) => metadata(&c.metadata),
+        Command::VoidPending(c) => metadata(&c.metadata),
+        Command::CreateEntry(c) if c.postings.len() > MAX_POSTINGS_PER_ENTRY => {
+            Err(format!("posting count: {} exceeds the limit of {MAX_POSTINGS_PER_ENTRY}", c.postings.len()))
+        }
+        Command::CreateEntry(c) => metadata(&c.metadata),
+    }
+}
+
 /// Append the canonical encoding of a command.
 pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     match command {

@@ -138,6 +138,15 @@ pub enum EngineError {
         /// The limit.
         limit: usize,
     },
+    /// A command exceeds a limit of the journal's encoding (metadata, asset code or postings):
+    /// it could be journalled but never read back, so the request is refused whole.
+    #[error("command {index} of the request cannot be journalled: {reason}")]
+    Unencodable {
+        /// Its index in the request.
+        index: usize,
+        /// The limit it exceeds.
+        reason: String,
+    },
     /// A request's commands would not fit in one journal block.
     #[error("a request's commands may encode to at most {limit} bytes; these may take {bytes}")]
     RequestTooLarge {
@@ -276,7 +285,8 @@ fn log_recovery_notes(log: &Log) -> Vec<String> {
         .collect()
 }
 
-fn ledger_dirs(data_dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// The `log/` and `kv/` directories of the ledger under `data_dir`.
+pub fn ledger_dirs(data_dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (data_dir.join("log"), data_dir.join("kv"))
 }
 
@@ -395,6 +405,11 @@ impl Engine {
     fn enqueue(&self, commands: Vec<Command>, reply: Reply, block_when_full: bool) -> Result<(), EngineError> {
         if commands.is_empty() || commands.len() > self.shared().config.max_batch_commands {
             return Err(EngineError::BatchSize { len: commands.len(), limit: self.shared().config.max_batch_commands });
+        }
+        if let Some((index, reason)) =
+            commands.iter().enumerate().find_map(|(i, c)| aurum_ledger::codec::check_encodable(c).err().map(|r| (i, r)))
+        {
+            return Err(EngineError::Unencodable { index, reason });
         }
         let bytes: usize = commands.iter().map(command_size_bound).sum();
         if bytes > MAX_BLOCK_COMMAND_BYTES {

@@ -1035,6 +1035,25 @@ mod engine_tests {
         assert!(matches!(engine.submit(vec![]), Err(EngineError::BatchSize { len: 0, .. })));
         let too_many = vec![Command::CreateAsset(CreateAsset { id: ASSET, code: "INR".into(), scale: 2 }); 8191];
         assert!(matches!(engine.submit(too_many), Err(EngineError::BatchSize { len: 8191, .. })));
+        // A command beyond the journal's encoding limits would make a block no reader can decode
+        // (the node would not restart): the whole request is refused before it reaches a block.
+        let mut cmds = setup();
+        let long = Metadata::from([("memo".to_string(), "x".repeat(257))]);
+        cmds.push(Command::CreateAccount(CreateAccount {
+            id: AccountId(999),
+            asset: ASSET,
+            kind: AccountKind::Asset,
+            limit: Limit::None,
+            history: false,
+            metadata: long,
+            linked: false,
+        }));
+        let index = cmds.len() - 1;
+        let err = engine.submit(cmds).unwrap_err();
+        assert!(matches!(&err, EngineError::Unencodable { index: i, .. } if *i == index), "{err}");
+        assert!(err.to_string().contains("metadata value: 257 bytes exceeds the limit of 256"), "{err}");
+        let long_code = vec![Command::CreateAsset(CreateAsset { id: ASSET, code: "X".repeat(13), scale: 2 })];
+        assert!(matches!(engine.submit(long_code), Err(EngineError::Unencodable { index: 0, .. })));
         assert_eq!(engine.head().0, 0, "nothing was journalled");
     }
 

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use aurum_ledger::decimal::{DecimalError, format_amount, format_signed, parse_amount};
-use aurum_ledger::{Account, AccountKind, Asset, Entry, Limit, Metadata, PendingState, Side, Transfer, TransferKind};
+use aurum_ledger::{
+    Account, AccountKind, Asset, Entry, Limit, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES,
+    Metadata, PendingState, Side, Transfer, TransferKind,
+};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
@@ -115,13 +118,37 @@ impl DecimalString {
 /// Client metadata: string keys and values. Keys starting with `aurum.` are rejected.
 pub type MetadataIn = BTreeMap<String, String>;
 
-/// Check client metadata for reserved keys; `field` is the pointer of the metadata object.
+/// Check client metadata for reserved keys and for the journal's size limits (entries, key and
+/// value bytes: a command beyond them could not be journalled); `field` is the pointer of the
+/// metadata object.
 pub fn client_metadata(m: Option<MetadataIn>, field: &str) -> Result<Metadata, ApiError> {
     let m = m.unwrap_or_default();
+    let pointer = |k: &str| format!("{field}/{}", k.replace('~', "~0").replace('/', "~1"));
     if let Some(k) = m.keys().find(|k| k.starts_with(RESERVED_METADATA_PREFIX)) {
-        return Err(ApiError::ReservedMetadataKey {
-            field: format!("{field}/{}", k.replace('~', "~0").replace('/', "~1")),
-        });
+        return Err(ApiError::ReservedMetadataKey { field: pointer(k) });
+    }
+    if m.len() > MAX_METADATA_ENTRIES {
+        return Err(ApiError::field(
+            "invalid_value",
+            field,
+            format!("{} metadata entries; at most {MAX_METADATA_ENTRIES}", m.len()),
+        ));
+    }
+    for (k, v) in &m {
+        if k.len() > MAX_METADATA_KEY_BYTES {
+            return Err(ApiError::field(
+                "invalid_value",
+                pointer(k),
+                format!("metadata key of {} bytes; at most {MAX_METADATA_KEY_BYTES}", k.len()),
+            ));
+        }
+        if v.len() > MAX_METADATA_VALUE_BYTES {
+            return Err(ApiError::field(
+                "invalid_value",
+                pointer(k),
+                format!("metadata value of {} bytes; at most {MAX_METADATA_VALUE_BYTES}", v.len()),
+            ));
+        }
     }
     Ok(m)
 }
