@@ -18,7 +18,7 @@ use aurum_ledger::decimal::format_amount;
 use aurum_ledger::{AccountId, BatchContext, Ledger, Metadata, Side, Timestamp};
 use aurum_ledger_node::block::{Block, GENESIS_PREV_HASH};
 use aurum_ledger_node::facts::{Fact, for_each_fact, transfer_kind_name};
-use aurum_ledger_node::journal::{JournalReader, RawBlock};
+use aurum_ledger_node::journal::{JournalError, JournalReader, RawBlock};
 use sqlx::PgPool;
 
 use crate::error::PgError;
@@ -216,6 +216,17 @@ impl Projector {
 
     /// Project every block of `journal` from the current position to its end.
     pub async fn sync(&mut self, journal: &JournalReader, failpoint: Option<Failpoint>) -> Result<SyncReport, PgError> {
+        let blocks = journal.read_blocks(self.next_seq)?;
+        self.sync_blocks(blocks, failpoint).await
+    }
+
+    /// Project `blocks`, which must start at [`Projector::next_seq`] and follow each other (a
+    /// consumer's records, for instance), in transactions of the batch limits.
+    pub async fn sync_blocks(
+        &mut self,
+        mut blocks: impl Iterator<Item = Result<RawBlock, JournalError>>,
+        failpoint: Option<Failpoint>,
+    ) -> Result<SyncReport, PgError> {
         if self.stale {
             return Err(self.diverged(
                 self.next_seq,
@@ -223,7 +234,6 @@ impl Projector {
             ));
         }
         let mut report = SyncReport { next_seq: self.next_seq, ..SyncReport::default() };
-        let mut blocks = journal.read_blocks(self.next_seq)?;
         loop {
             let mut batch =
                 Batch { first_seq: self.next_seq, floor_ts: self.ledger.last_timestamp().0 + 1, ..Batch::default() };

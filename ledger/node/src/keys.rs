@@ -101,6 +101,30 @@ impl NodeKey {
         }
     }
 
+    /// Store this key in `db` as the node key (durably): how a provisioned key is imported, for
+    /// instance on a second machine that must sign the same journal. Refuses to replace a
+    /// different key already stored — that would orphan every block it signed.
+    pub fn store(&self, db: &aurum_kv::Db) -> Result<(), KeyError> {
+        let key = kv_key_name();
+        if let Some(existing) = db.get(NODE_KEY_KV_KEY).map_err(|source| KeyError::Kv { key, op: "get", source })? {
+            let existing = NodeKey::decode_stored(&existing)?;
+            if existing.public != self.public {
+                return Err(KeyError::Corrupt {
+                    key: kv_key_name(),
+                    reason: format!(
+                        "a different node key ({}) is already stored; it is never replaced",
+                        existing.public_key_hex()
+                    ),
+                });
+            }
+            return Ok(());
+        }
+        let mut value = self.encode_stored();
+        let put = db.put(NODE_KEY_KV_KEY, &value);
+        value.fill(0);
+        put.map_err(|source| KeyError::Kv { key: kv_key_name(), op: "put", source })
+    }
+
     fn encode_stored(&self) -> Vec<u8> {
         let mut value = Vec::with_capacity(STORED_KEY_BYTES);
         value.push(STORED_KEY_VERSION);
