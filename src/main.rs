@@ -26,6 +26,13 @@ struct Cli {
     /// This data directory's catalog name in a shared PostgreSQL catalog.
     #[arg(long, global = true, env = "AURUM_LAKE_CATALOG_NAME", default_value = "aurum")]
     lake_catalog_name: String,
+    /// Where the ledger's journal lives: `embedded` (the data directory's log) or
+    /// `kafka://host:port[?topic=…&min_ack=replicated|acknowledged&replication=N]`.
+    #[arg(long, global = true, env = "AURUM_JOURNAL", default_value = "embedded")]
+    journal: String,
+    /// The PostgreSQL read model, `postgres://user:password@host:port/database` (`aurum pg sync`).
+    #[arg(long, global = true, env = "AURUM_READ_MODEL", hide_env_values = true)]
+    read_model: Option<String>,
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -67,6 +74,9 @@ enum Command {
     Lake(commands::lake::LakeCommand),
     /// Run DataFusion SQL over the lakehouse's Iceberg tables (`--explain` for the plan and pruning).
     Sql(commands::lake::SqlArgs),
+    /// The PostgreSQL read model: project the journal into it exactly once, show its lag.
+    #[command(subcommand)]
+    Pg(commands::backends::PgCommand),
     /// Benchmarks that measure a baseline in the same run.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -82,6 +92,8 @@ fn main() -> ExitCode {
         json: cli.json,
         lake_catalog: cli.lake_catalog,
         lake_catalog_name: cli.lake_catalog_name,
+        journal: cli.journal,
+        read_model: cli.read_model,
     };
     // Every command but the benchmarks opens the data directory: one process at a time.
     let needs_data_dir = !matches!(cli.command, Command::Bench(_));
@@ -107,6 +119,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
         Command::Lake(cmd) => commands::lake::run(&ctx, cmd),
         Command::Sql(args) => commands::lake::run_sql(&ctx, args),
+        Command::Pg(cmd) => commands::backends::run_pg(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

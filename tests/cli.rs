@@ -829,3 +829,60 @@ fn lake_syncs_the_journal_once_and_answers_sql() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A service the scale-out tests need: the URL from `var` (set by .ci/run), else what `script`
+/// (which installs and starts it) prints on its last line.
+fn service(var: &str, script: &str) -> String {
+    if let Ok(v) = std::env::var(var) {
+        return v;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script);
+    let out = Command::new("bash").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{} failed: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints the address").to_string()
+}
+
+#[test]
+fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    );
+    let journal = format!("kafka://{}?topic=cli-{tag}.ledger.journal", service("AURUM_TEST_KAFKA", "tansu-up.sh"));
+    let pg = service("AURUM_TEST_PG_URL", "postgres-up.sh");
+    let schema = format!("cli_{}", tag.replace('-', "_"));
+    let with = |args: &[&str]| {
+        let mut all = vec!["--journal", journal.as_str(), "--read-model", pg.as_str()];
+        all.extend_from_slice(args);
+        aurum(d, &all)
+    };
+    stdout(&with(&["ledger", "create-asset", "--id", "1", "--code", "XAU", "--scale", "3"]));
+    stdout(&with(&["ledger", "create-account", "--id", "10", "--asset", "XAU", "--kind", "asset"]));
+    stdout(&with(&["ledger", "create-account", "--id", "20", "--asset", "XAU", "--kind", "liability"]));
+    stdout(&with(&[
+        "ledger", "transfer", "--id", "1", "--from", "10", "--to", "20", "--amount", "2.500", "--asset", "XAU",
+    ]));
+    // The journal is in Kafka: the data directory's log holds no journal topic.
+    let topics = stdout(&aurum(d, &["log", "topics"]));
+    assert!(!topics.contains("ledger.journal"), "{topics}");
+    // Without --journal the same data directory refuses to start: its anchor is ahead of the
+    // (empty) embedded journal.
+    assert!(!aurum(d, &["ledger", "account", "20"]).status.success());
+    let audit = stdout(&with(&["--json", "audit"]));
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!((audit["ok"].as_bool(), audit["blocks_checked"].as_u64()), (Some(true), Some(4)), "{audit}");
+
+    let sync: serde_json::Value =
+        serde_json::from_str(&stdout(&with(&["--json", "pg", "sync", "--schema", &schema]))).unwrap();
+    assert_eq!((sync["journal_head"].as_u64(), sync["lag_blocks"].as_u64()), (Some(4), Some(0)), "{sync}");
+    assert_eq!(sync["this_run"]["blocks"], 4);
+    assert!(!sync.to_string().contains(":aurum@"), "the password is redacted: {sync}");
+    let again: serde_json::Value =
+        serde_json::from_str(&stdout(&with(&["--json", "pg", "sync", "--schema", &schema]))).unwrap();
+    assert_eq!(again["this_run"]["blocks"], 0, "exactly once: nothing new");
+    let err = aurum(d, &["--journal", "kafka://nohost", "ledger", "account", "20"]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("host:port"), "{}", String::from_utf8_lossy(&err.stderr));
+}

@@ -1,9 +1,6 @@
 //! `aurum audit`: replay the journal through a fresh state machine and report the first divergence.
 
-use std::sync::Arc;
-
-use aurum_ledger_node::engine::{self, AuditFrom, Engine, EngineConfig};
-use aurum_vfs::OsVfs;
+use aurum_ledger_node::engine::{AuditFrom, EngineConfig};
 use clap::Args;
 
 use super::{CliResult, Context};
@@ -24,12 +21,12 @@ pub fn run(ctx: &Context, args: AuditArgs) -> CliResult {
         ctx.data_dir.display(),
         if args.from_snapshot { "the newest snapshot" } else { "genesis" }
     );
-    let report = match Engine::open(Arc::new(OsVfs), &ctx.data_dir, EngineConfig::default()) {
+    let report = match super::backends::open_engine(ctx, EngineConfig::default()) {
         Ok((engine, _)) => engine.audit(from)?,
         Err(e) => {
             // The node refuses to start on a damaged journal; audit it offline to locate the damage.
             eprintln!("the ledger does not start ({e}); auditing offline");
-            let mut report = engine::audit_offline(Arc::new(OsVfs), &ctx.data_dir, from)?;
+            let mut report = super::backends::audit_offline(ctx, from)?;
             report.notes.insert(0, format!("the ledger refused to start: {e}"));
             report
         }

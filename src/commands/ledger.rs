@@ -4,15 +4,12 @@
 //! Amounts are decimal strings in the asset's units (`--amount 1.250` of XAU with scale 3);
 //! more decimals than the asset's scale are rejected, never rounded.
 
-use std::sync::Arc;
-
 use aurum_ledger::decimal::{format_amount, format_signed, parse_amount};
 use aurum_ledger::{
     AccountId, AccountKind, AsOf, Asset, AssetId, Command, CreateAccount, CreateAsset, CreateTransfer, Ledger, Limit,
     Metadata, Outcome, PostPending, Timestamp, TransferFlags, TransferId, VoidPending,
 };
 use aurum_ledger_node::engine::{Engine, EngineConfig};
-use aurum_vfs::OsVfs;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
@@ -182,9 +179,9 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
-/// Open the embedded ledger under the data directory.
+/// Open the ledger under the data directory, its journal where `--journal` says.
 pub fn open_engine(ctx: &Context, config: EngineConfig) -> Result<Engine, Box<dyn std::error::Error + Send + Sync>> {
-    let (engine, report) = Engine::open(Arc::new(OsVfs), &ctx.data_dir, config)?;
+    let (engine, report) = super::backends::open_engine(ctx, config)?;
     for skipped in &report.skipped_snapshots {
         eprintln!("recovery: skipped snapshot: {skipped}");
     }

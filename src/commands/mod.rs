@@ -1,6 +1,7 @@
 //! The subcommands. Each is a thin layer: parse arguments, call a library, print.
 
 pub mod audit;
+pub mod backends;
 pub mod bench;
 pub mod chain;
 mod chain_demo;
@@ -28,6 +29,10 @@ pub struct Context {
     pub lake_catalog: String,
     /// The lakehouse's catalog name in a shared catalog.
     pub lake_catalog_name: String,
+    /// Where the journal lives: `embedded` or a `kafka://` URL (see [`backends::JournalChoice`]).
+    pub journal: String,
+    /// The PostgreSQL read model's URL, if any (it may hold a password: never print it).
+    pub read_model: Option<String>,
 }
 
 /// Holds the data directory's lock for as long as it lives.
@@ -44,6 +49,8 @@ impl std::fmt::Debug for Context {
             .field("json", &self.json)
             .field("lake_catalog", &aurum_lake::catalog::redact(&self.lake_catalog))
             .field("lake_catalog_name", &self.lake_catalog_name)
+            .field("journal", &self.journal)
+            .field("read_model", &self.read_model.as_deref().map(aurum_pg::redact))
             .finish()
     }
 }

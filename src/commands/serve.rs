@@ -125,6 +125,7 @@ pub fn server_config(
         bench_routes: args.bench_routes,
         print_bootstrap_token: true,
         risk,
+        journal: super::backends::JournalChoice::parse(&ctx.journal)?.external()?,
     })
 }
 

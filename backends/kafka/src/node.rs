@@ -9,24 +9,19 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use aurum_kv::Db;
-use aurum_ledger_node::engine::{Engine, EngineConfig, EngineError, OpenReport, ledger_dirs};
-use aurum_log::{Log, LogOptions};
+use aurum_ledger_node::engine::{Engine, EngineConfig, EngineError, OpenReport};
 use aurum_vfs::Vfs;
 
 use crate::config::KafkaConfig;
 use crate::journal::KafkaJournal;
 
-/// Open the ledger under `data_dir` with its journal on Kafka.
+/// Open the ledger under `data_dir` with its journal on Kafka, under `kafka`'s policy.
 pub fn open_engine(
     vfs: Arc<dyn Vfs>,
     data_dir: &Path,
     kafka: &KafkaConfig,
     config: EngineConfig,
 ) -> Result<(Engine, OpenReport), EngineError> {
-    let (log_dir, kv_dir) = ledger_dirs(data_dir);
-    let log = Log::open(vfs.clone(), &log_dir, LogOptions::default())?;
-    let db = Db::open(vfs, &kv_dir, aurum_kv::Options::default())?;
     let journal = Arc::new(KafkaJournal::connect(kafka)?);
-    Engine::open_with_journal(journal, kafka.policy(), log, db, config)
+    Engine::open_dir_with_journal(vfs, data_dir, journal, kafka.policy(), config)
 }

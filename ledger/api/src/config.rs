@@ -35,6 +35,16 @@ pub const LIST_SCAN_BUDGET_ITEMS: usize = 100_000;
 /// `Retry-After` sent with 503 when the engine's queue is full, in seconds.
 pub const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
+/// A journal outside the data directory (Kafka, say): the backend and the acknowledgement policy
+/// the engine accepts from it. The data directory still holds the node key, anchor and snapshots.
+#[derive(Debug, Clone)]
+pub struct ExternalJournal {
+    /// Where the blocks are stored.
+    pub backend: std::sync::Arc<dyn aurum_ledger_node::journal::JournalBackend>,
+    /// The weakest acknowledgement accepted.
+    pub policy: aurum_ledger_node::journal::JournalPolicy,
+}
+
 /// Everything `serve` needs. `Default` gives the embedded defaults above.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -58,6 +68,8 @@ pub struct ServerConfig {
     pub print_bootstrap_token: bool,
     /// Risk scoring at admission (`None`: off; the risk routes answer 404 `risk_disabled`).
     pub risk: Option<RiskSettings>,
+    /// The journal's backend when it is not the data directory's log (`None`: embedded).
+    pub journal: Option<ExternalJournal>,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +85,7 @@ impl Default for ServerConfig {
             bench_routes: false,
             print_bootstrap_token: true,
             risk: None,
+            journal: None,
         }
     }
 }

@@ -410,11 +410,16 @@ async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
     }
     let dir = config.data_dir.clone();
     let engine_dir = dir.clone();
-    let (engine, _report) =
-        tokio::task::spawn_blocking(move || Engine::open(Arc::new(OsVfs), &engine_dir, EngineConfig::default()))
-            .await
-            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
-            .map_err(|source| ServeError::Engine { dir: dir.display().to_string(), source })?;
+    let journal = config.journal.clone();
+    let (engine, _report) = tokio::task::spawn_blocking(move || match journal {
+        None => Engine::open(Arc::new(OsVfs), &engine_dir, EngineConfig::default()),
+        Some(j) => {
+            Engine::open_dir_with_journal(Arc::new(OsVfs), &engine_dir, j.backend, j.policy, EngineConfig::default())
+        }
+    })
+    .await
+    .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+    .map_err(|source| ServeError::Engine { dir: dir.display().to_string(), source })?;
     let keys = KeyStore::open(engine.db().clone())?;
     let bootstrap = keys.bootstrap()?;
     let risk = match &config.risk {

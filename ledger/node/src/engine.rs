@@ -299,6 +299,21 @@ impl Engine {
         Engine::open_with(log, db, config)
     }
 
+    /// Open the ledger under `data_dir` with its journal in `journal` (Kafka, say): `log/` under
+    /// it carries the other topics, `kv/` the node key, head anchor and snapshots.
+    pub fn open_dir_with_journal(
+        vfs: Arc<dyn Vfs>,
+        data_dir: &Path,
+        journal: Arc<dyn JournalBackend>,
+        policy: JournalPolicy,
+        config: EngineConfig,
+    ) -> Result<(Engine, OpenReport), EngineError> {
+        let (log_dir, kv_dir) = ledger_dirs(data_dir);
+        let log = Log::open(vfs.clone(), &log_dir, LogOptions::default())?;
+        let db = Db::open(vfs, &kv_dir, aurum_kv::Options::default())?;
+        Engine::open_with_journal(journal, policy, log, db, config)
+    }
+
     /// Open over an already open log and KV store, with the journal in the log.
     pub fn open_with(log: Log, db: Db, config: EngineConfig) -> Result<(Engine, OpenReport), EngineError> {
         let journal = Arc::new(LogJournal::new(log.clone()));
