@@ -885,4 +885,80 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
     assert_eq!(again["this_run"]["blocks"], 0, "exactly once: nothing new");
     let err = aurum(d, &["--journal", "kafka://nohost", "ledger", "account", "20"]);
     assert!(String::from_utf8_lossy(&err.stderr).contains("host:port"), "{}", String::from_utf8_lossy(&err.stderr));
+
+    // The API serves history from the read model once it has caught up — read-your-writes: a
+    // transfer made through the API is in the next statement — and says so in a header; without a
+    // read model the same questions are answered from memory, identically.
+    let (mut server, port, token) = serve(d, &["--journal", &journal, "--read-model", &pg, "serve"], None);
+    let token = token.expect("the first start prints the bootstrap token");
+    let body = r#"{"id": "2", "debit_account": "10", "credit_account": "20", "amount": "0.250", "asset": "XAU"}"#;
+    let created = http(
+        port,
+        &format!(
+            "POST /v1/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let get = |port: u16, path: &str| {
+        let r = http(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+        );
+        assert!(r.starts_with("HTTP/1.1 200"), "{path}: {r}");
+        let (head, body) = r.split_once("\r\n\r\n").unwrap();
+        let source = head.lines().find_map(|l| l.strip_prefix("aurum-read-source: ")).unwrap_or("none").to_string();
+        (source, serde_json::from_str::<serde_json::Value>(body).unwrap())
+    };
+    let paths =
+        ["/v1/accounts/20/statement", "/v1/accounts/20/balance?as_of_seq=4", "/v1/accounts/20/balance?as_of_seq=5"];
+    let from_pg: Vec<_> = paths.iter().map(|p| get(port, p)).collect();
+    assert!(from_pg.iter().all(|(source, _)| source == "read-model"), "{from_pg:?}");
+    assert_eq!(from_pg[0].1["lines"].as_array().unwrap().len(), 2, "the API's own transfer is there: {:?}", from_pg[0]);
+    assert_eq!((from_pg[1].1["balance"].as_str(), from_pg[2].1["balance"].as_str()), (Some("2.500"), Some("2.750")));
+    stop(server);
+    // The API's transfer was projected while answering: the read model is at the head.
+    let status: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "pg", "status"]))).unwrap();
+    assert_eq!(status["lag_blocks"], 0, "{status}");
+
+    (server, _, _) = serve(d, &["--journal", &journal, "serve"], Some(port));
+    for (path, (_, pg_answer)) in paths.iter().zip(&from_pg) {
+        let (source, memory_answer) = get(port, path);
+        assert_eq!(source, "memory");
+        assert_eq!(&memory_answer, pg_answer, "{path}: the same answer from PostgreSQL and from memory");
+    }
+    stop(server);
+}
+
+/// Start `aurum serve` (args include `serve`) on `port` (or a free one): (child, port, the
+/// bootstrap token if this start printed one). Ready once it printed its listening line.
+fn serve(data_dir: &Path, args: &[&str], port: Option<u16>) -> (std::process::Child, u16, Option<String>) {
+    use std::io::BufRead;
+    let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aurum"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--no-risk"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut token = None;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(t) = line.split("store it now): ").nth(1) {
+            token = Some(t.to_string());
+        }
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    (child, port, token)
+}
+
+fn stop(child: std::process::Child) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "serve did not stop cleanly");
 }

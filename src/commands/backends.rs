@@ -149,3 +149,82 @@ pub fn run_pg(ctx: &Context, cmd: PgCommand) -> CliResult {
         Ok::<(), BoxError>(())
     })
 }
+
+/// The PostgreSQL read model as the API's source of history: connected (and migrated) on first
+/// use, caught up with the journal before each answer (read-your-writes).
+#[derive(Debug)]
+pub struct PgHistory {
+    config: PgConfig,
+    pool: std::sync::OnceLock<aurum_pg::PgPool>,
+    projector: tokio::sync::Mutex<Option<Projector>>,
+}
+
+impl PgHistory {
+    /// The read model `--read-model` names, for `aurum serve`.
+    pub fn from_context(ctx: &Context) -> Result<Option<Arc<PgHistory>>, BoxError> {
+        if ctx.read_model.is_none() {
+            return Ok(None);
+        }
+        let config = read_model_config(ctx, None)?;
+        Ok(Some(Arc::new(PgHistory {
+            config,
+            pool: std::sync::OnceLock::new(),
+            projector: tokio::sync::Mutex::new(None),
+        })))
+    }
+
+    fn pool(&self) -> Result<&aurum_pg::PgPool, String> {
+        self.pool.get().ok_or_else(|| "the read model is not connected yet".to_string())
+    }
+}
+
+impl aurum_api::read_model::ReadModel for PgHistory {
+    fn catch_up<'a>(&'a self, journal: &'a JournalReader) -> aurum_api::read_model::ReadFuture<'a, u64> {
+        Box::pin(async move {
+            let mut projector = self.projector.lock().await;
+            if projector.is_none() {
+                let pool = match self.pool.get() {
+                    Some(pool) => pool.clone(),
+                    None => {
+                        let model = ReadModel::connect_send(&self.config).await.map_err(|e| e.to_string())?;
+                        self.pool.get_or_init(|| model.pool().clone()).clone()
+                    }
+                };
+                let opened =
+                    Projector::open_send(&pool, DEFAULT_PROJECTION, journal).await.map_err(|e| e.to_string())?;
+                *projector = Some(opened);
+            }
+            let p = projector.as_mut().expect("opened above");
+            match p.sync_send(journal).await {
+                Ok(report) => Ok(report.next_seq - 1),
+                Err(e) => {
+                    // Its ledger may be ahead of the database: reopen on the next call.
+                    *projector = None;
+                    Err(e.to_string())
+                }
+            }
+        })
+    }
+
+    fn statement(
+        &self,
+        account: aurum_ledger::AccountId,
+        from: aurum_ledger::Timestamp,
+        to: aurum_ledger::Timestamp,
+        limit: usize,
+    ) -> aurum_api::read_model::ReadFuture<'_, Vec<aurum_ledger::StatementLine>> {
+        Box::pin(async move {
+            aurum_pg::read::statement(self.pool()?, account, from, to, limit).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn balance_as_of(
+        &self,
+        account: aurum_ledger::AccountId,
+        as_of: aurum_ledger::AsOf,
+    ) -> aurum_api::read_model::ReadFuture<'_, Option<aurum_ledger::BalanceAt>> {
+        Box::pin(
+            async move { aurum_pg::read::balance_as_of(self.pool()?, account, as_of).await.map_err(|e| e.to_string()) },
+        )
+    }
+}

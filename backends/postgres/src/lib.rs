@@ -16,7 +16,7 @@
 use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::{Connection, Executor};
 
 pub mod error;
 pub mod migrate;
@@ -26,6 +26,8 @@ pub mod text;
 
 pub use error::PgError;
 pub use project::{DEFAULT_PROJECTION, Failpoint, Projector, SyncReport};
+/// The connection pool type of [`ReadModel::pool`] (sqlx's), re-exported so callers need no sqlx.
+pub use sqlx::PgPool;
 
 /// Connections in a read model's pool.
 pub const POOL_CONNECTIONS: u32 = 4;
@@ -97,8 +99,9 @@ impl ReadModel {
             let mut conn = sqlx::PgConnection::connect_with(&options)
                 .await
                 .map_err(PgError::db(format!("connecting to {}", config.redacted_url())))?;
-            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut conn)
+            // A plain string runs as a simple query. (`raw_sql(..).execute(..)` would make this
+            // future not provably Send, which the API's boxed read model needs.)
+            conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
                 .await
                 .map_err(PgError::db(format!("creating schema {schema}")))?;
             conn.close().await.map_err(PgError::db("closing the setup connection"))?;
@@ -112,6 +115,14 @@ impl ReadModel {
             .map_err(PgError::db(format!("connecting to {}", config.redacted_url())))?;
         migrate::migrate(&pool).await?;
         Ok(ReadModel { pool, config: config.clone() })
+    }
+
+    /// [`ReadModel::connect`] as a boxed `Send` future, for callers that store or spawn it
+    /// (proving `Send` for sqlx's transaction futures needs the concrete types this crate has).
+    pub fn connect_send(
+        config: &PgConfig,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ReadModel, PgError>> + Send + '_>> {
+        Box::pin(ReadModel::connect(config))
     }
 
     /// The connection pool.

@@ -5,7 +5,7 @@
 //! refused: the schema and the code would disagree.
 
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{Executor, PgPool};
 
 use crate::error::PgError;
 
@@ -45,12 +45,11 @@ pub async fn migrate(pool: &PgPool) -> Result<Vec<i32>, PgError> {
         .execute(&mut *tx)
         .await
         .map_err(PgError::db("taking the migration lock"))?;
-    sqlx::raw_sql(
+    tx.execute(
         "CREATE TABLE IF NOT EXISTS aurum_schema_migrations (
              version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
              applied_at timestamptz NOT NULL DEFAULT now())",
     )
-    .execute(&mut *tx)
     .await
     .map_err(PgError::db("creating aurum_schema_migrations"))?;
     let applied: Vec<(i32, String, String)> =
@@ -73,7 +72,7 @@ pub async fn migrate(pool: &PgPool) -> Result<Vec<i32>, PgError> {
     }
     let mut ran = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version)) {
-        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(PgError::db(format!("running migration {}", m.name)))?;
+        tx.execute(m.sql).await.map_err(PgError::db(format!("running migration {}", m.name)))?;
         sqlx::query("INSERT INTO aurum_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)")
             .bind(m.version)
             .bind(m.name)

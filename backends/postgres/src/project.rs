@@ -197,6 +197,15 @@ impl Projector {
         Ok(p)
     }
 
+    /// [`Projector::open`] as a boxed `Send` future (see [`Projector::sync_send`]).
+    pub fn open_send<'a>(
+        pool: &'a PgPool,
+        name: &'a str,
+        journal: &'a JournalReader,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Projector, PgError>> + Send + 'a>> {
+        Box::pin(Projector::open(pool, name, journal))
+    }
+
     /// Smaller transactions (for tests of the batching; limits are clamped to the defaults).
     pub fn with_batch_limits(mut self, max_blocks: usize, max_rows: usize) -> Projector {
         self.max_blocks = max_blocks.clamp(1, MAX_BATCH_BLOCKS);
@@ -218,6 +227,15 @@ impl Projector {
     pub async fn sync(&mut self, journal: &JournalReader, failpoint: Option<Failpoint>) -> Result<SyncReport, PgError> {
         let blocks = journal.read_blocks(self.next_seq)?;
         self.sync_blocks(blocks, failpoint).await
+    }
+
+    /// [`Projector::sync`] as a boxed `Send` future, for callers that store or spawn it (proving
+    /// `Send` for sqlx's transaction futures needs the concrete types this crate has).
+    pub fn sync_send<'a>(
+        &'a mut self,
+        journal: &'a JournalReader,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<SyncReport, PgError>> + Send + 'a>> {
+        Box::pin(self.sync(journal, None))
     }
 
     /// Project `blocks`, which must start at [`Projector::next_seq`] and follow each other (a

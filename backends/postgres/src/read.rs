@@ -140,14 +140,15 @@ pub async fn balance_as_of(pool: &PgPool, account: AccountId, as_of: AsOf) -> Re
     }
 }
 
-/// The changes to `account` with `from ≤ timestamp ≤ to`, in order, at most [`MAX_PAGE`]
-/// (empty if the account is unknown or keeps no history), as
+/// The changes to `account` with `from ≤ timestamp ≤ to`, in order, at most `limit` (itself at
+/// most [`MAX_PAGE`]; empty if the account is unknown or keeps no history), as
 /// [`aurum_ledger::Ledger::statement`] gives them.
 pub async fn statement(
     pool: &PgPool,
     account: AccountId,
     from: Timestamp,
     to: Timestamp,
+    limit: usize,
 ) -> Result<Vec<StatementLine>, PgError> {
     let Some(info) = account_info(pool, account).await? else { return Ok(Vec::new()) };
     let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
@@ -160,7 +161,7 @@ pub async fn statement(
     .bind(account.0.to_string())
     .bind(clamp(from.0))
     .bind(clamp(to.0))
-    .bind(MAX_PAGE as i64)
+    .bind(limit.min(MAX_PAGE) as i64)
     .fetch_all(pool)
     .await
     .map_err(PgError::db("reading a statement"))?;

@@ -231,7 +231,8 @@ fn the_projection_answers_as_the_ledger_does() {
                 "account {}",
                 a.id.0
             );
-            let statement = read::statement(model.pool(), a.id, Timestamp(0), Timestamp(u64::MAX)).await.unwrap();
+            let statement =
+                read::statement(model.pool(), a.id, Timestamp(0), Timestamp(u64::MAX), read::MAX_PAGE).await.unwrap();
             assert_eq!(statement, ledger.statement(a.id, Timestamp(0), Timestamp(u64::MAX)), "account {}", a.id.0);
             lines += statement.len();
             for k in 0..=8u64 {

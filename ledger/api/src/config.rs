@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub risk: Option<RiskSettings>,
     /// The journal's backend when it is not the data directory's log (`None`: embedded).
     pub journal: Option<ExternalJournal>,
+    /// Where history (statements, balances as of a point) is answered from when caught up
+    /// (`None`: memory only).
+    pub read_model: Option<std::sync::Arc<dyn crate::read_model::ReadModel>>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +89,7 @@ impl Default for ServerConfig {
             print_bootstrap_token: true,
             risk: None,
             journal: None,
+            read_model: None,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod read_model;
 pub mod risk;
 pub mod routes;
 pub mod server;

@@ -104,6 +104,8 @@ struct Inner {
     max_batch_items: usize,
     /// Risk scoring at admission, when on.
     risk: Option<Arc<RiskState>>,
+    /// History from a read model, when configured.
+    read_model: Option<Arc<dyn crate::read_model::ReadModel>>,
     /// Dropped with the last handle on the state: `run` waits for it before closing the engine.
     released: tokio::sync::watch::Sender<()>,
 }
@@ -134,8 +136,28 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 max_batch_items,
                 risk: risk.map(Arc::new),
+                read_model: config.read_model.clone(),
                 released: tokio::sync::watch::Sender::new(()),
             }),
+        }
+    }
+
+    /// The read model, caught up with the journal up to the engine's head now, or `None` (none
+    /// configured, behind, or failing: the failure is logged) — then memory answers.
+    pub async fn caught_up_read_model(&self) -> Option<&Arc<dyn crate::read_model::ReadModel>> {
+        let model = self.inner.read_model.as_ref()?;
+        let head = self.inner.engine.head().0;
+        let journal = self.inner.engine.journal_reader();
+        match model.catch_up(&journal).await {
+            Ok(through) if through >= head => Some(model),
+            Ok(through) => {
+                tracing::warn!(through, head, "read model behind the journal: answering from memory");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "read model failed: answering from memory");
+                None
+            }
         }
     }
 
@@ -540,5 +562,7 @@ pub async fn serve(
     }
     drop(bootstrap);
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "aurum API listening");
+    // On stdout, after the listener is bound: supervisors and tests wait for this line.
+    println!("aurum API listening on http://{addr}");
     run(state, listener, config.bench_routes, shutdown).await
 }

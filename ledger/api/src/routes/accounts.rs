@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, CommandKind, Problem};
+use crate::read_model::READ_SOURCE_HEADER;
 use crate::routes::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::model::{
     AccountView, DecimalString, Id, KindJson, LimitJson, MetadataIn, client_metadata, parse_id,
@@ -293,6 +294,18 @@ pub async fn balance(
     let as_of_ns = q.as_of.as_deref().map(|t| parse_time(t).map_err(|e| ApiError::query("as_of", e))).transpose()?;
     let as_of = q.as_of_seq.map(AsOf::Sequence).or(as_of_ns.map(|t| AsOf::Timestamp(Timestamp(t))));
     let as_of_seq = q.as_of_seq;
+    // A point in history: from the read model when it has caught up.
+    let from_read_model = match (as_of, state.caught_up_read_model().await) {
+        (Some(point), Some(model)) => match model.balance_as_of(id, point).await {
+            Ok(b) => Some(b),
+            Err(error) => {
+                tracing::warn!(%error, "read model failed: answering from memory");
+                None
+            }
+        },
+        _ => None,
+    };
+    let source = if from_read_model.is_some() { "read-model" } else { "memory" };
     let view = state
         .read(move |l| -> Result<BalanceView, ApiError> {
             let a = l.account(id).ok_or_else(|| account_missing(id))?;
@@ -316,10 +329,12 @@ pub async fn balance(
                             ),
                         });
                     }
-                    let b = l.balance_as_of(id, point).ok_or_else(|| ApiError::NotFound {
-                        code: "no_balance_at_that_point",
-                        field: "as_of",
-                        detail: format!("account {} did not exist yet at that point", id.0),
+                    let b = from_read_model.unwrap_or_else(|| l.balance_as_of(id, point)).ok_or_else(|| {
+                        ApiError::NotFound {
+                            code: "no_balance_at_that_point",
+                            field: "as_of",
+                            detail: format!("account {} did not exist yet at that point", id.0),
+                        }
                     })?;
                     (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted, Some(b.timestamp.0))
                 }
@@ -346,7 +361,13 @@ pub async fn balance(
             })
         })
         .await??;
-    Ok(json(StatusCode::OK, &view))
+    Ok(with_source(json(StatusCode::OK, &view), source))
+}
+
+/// Say where history came from (`Aurum-Read-Source`).
+fn with_source(mut response: Response, source: &'static str) -> Response {
+    response.headers_mut().insert(READ_SOURCE_HEADER, axum::http::HeaderValue::from_static(source));
+    response
 }
 
 /// An account's statement: every change in `[from, to]` with the balances after it.
@@ -365,6 +386,18 @@ pub async fn statement(
     let to =
         q.to.as_deref().map(|t| parse_time(t).map_err(|e| ApiError::query("to", e))).transpose()?.unwrap_or(u64::MAX);
     let limit = page_limit(q.limit)?;
+    // One line more than the page, to know where the next page starts.
+    let from_read_model = match state.caught_up_read_model().await {
+        Some(model) => match model.statement(id, Timestamp(from), Timestamp(to), limit + 1).await {
+            Ok(lines) => Some(lines),
+            Err(error) => {
+                tracing::warn!(%error, "read model failed: answering from memory");
+                None
+            }
+        },
+        None => None,
+    };
+    let source = if from_read_model.is_some() { "read-model" } else { "memory" };
     let view = state
         .read(move |l| -> Result<StatementView, ApiError> {
             let a = l.account(id).ok_or_else(|| account_missing(id))?;
@@ -373,7 +406,7 @@ pub async fn statement(
             }
             let asset = l.asset(a.asset).ok_or_else(|| ApiError::Internal("account without asset".into()))?;
             let s = asset.scale;
-            let all = l.statement(id, Timestamp(from), Timestamp(to));
+            let all = from_read_model.unwrap_or_else(|| l.statement(id, Timestamp(from), Timestamp(to)));
             let next_from = all.get(limit).map(|line| line.timestamp.0.to_string());
             let lines = all
                 .iter()
@@ -395,7 +428,7 @@ pub async fn statement(
             Ok(StatementView { account: Id(id.0), asset: asset.code.clone(), lines, next_from })
         })
         .await??;
-    Ok(json(StatusCode::OK, &view))
+    Ok(with_source(json(StatusCode::OK, &view), source))
 }
 
 /// Close an account (no pending transfers, zero balance). Not idempotent by id: closing a closed
