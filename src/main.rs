@@ -33,6 +33,9 @@ struct Cli {
     /// The PostgreSQL read model, `postgres://user:password@host:port/database` (`aurum pg sync`).
     #[arg(long, global = true, env = "AURUM_READ_MODEL", hide_env_values = true)]
     read_model: Option<String>,
+    /// The read model's PostgreSQL schema, created if missing (default: the user's search path).
+    #[arg(long, global = true, env = "AURUM_READ_MODEL_SCHEMA")]
+    read_model_schema: Option<String>,
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         lake_catalog_name: cli.lake_catalog_name,
         journal: cli.journal,
         read_model: cli.read_model,
+        read_model_schema: cli.read_model_schema,
     };
     // Every command but the benchmarks opens the data directory: one process at a time.
     let needs_data_dir = !matches!(cli.command, Command::Bench(_));

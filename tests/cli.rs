@@ -855,7 +855,8 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
     let pg = service("AURUM_TEST_PG_URL", "postgres-up.sh");
     let schema = format!("cli_{}", tag.replace('-', "_"));
     let with = |args: &[&str]| {
-        let mut all = vec!["--journal", journal.as_str(), "--read-model", pg.as_str()];
+        let mut all =
+            vec!["--journal", journal.as_str(), "--read-model", pg.as_str(), "--read-model-schema", schema.as_str()];
         all.extend_from_slice(args);
         aurum(d, &all)
     };
@@ -875,21 +876,23 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
     let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
     assert_eq!((audit["ok"].as_bool(), audit["blocks_checked"].as_u64()), (Some(true), Some(4)), "{audit}");
 
-    let sync: serde_json::Value =
-        serde_json::from_str(&stdout(&with(&["--json", "pg", "sync", "--schema", &schema]))).unwrap();
+    let sync: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "pg", "sync"]))).unwrap();
     assert_eq!((sync["journal_head"].as_u64(), sync["lag_blocks"].as_u64()), (Some(4), Some(0)), "{sync}");
     assert_eq!(sync["this_run"]["blocks"], 4);
     assert!(!sync.to_string().contains(":aurum@"), "the password is redacted: {sync}");
-    let again: serde_json::Value =
-        serde_json::from_str(&stdout(&with(&["--json", "pg", "sync", "--schema", &schema]))).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "pg", "sync"]))).unwrap();
     assert_eq!(again["this_run"]["blocks"], 0, "exactly once: nothing new");
+    // Risk scoring reads the journal where it is.
+    let scan: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "risk", "scan"]))).unwrap();
+    assert_eq!((scan["blocks"].as_u64(), scan["transfers"].as_u64()), (Some(4), Some(1)), "{scan}");
     let err = aurum(d, &["--journal", "kafka://nohost", "ledger", "account", "20"]);
     assert!(String::from_utf8_lossy(&err.stderr).contains("host:port"), "{}", String::from_utf8_lossy(&err.stderr));
 
     // The API serves history from the read model once it has caught up — read-your-writes: a
     // transfer made through the API is in the next statement — and says so in a header; without a
     // read model the same questions are answered from memory, identically.
-    let (mut server, port, token) = serve(d, &["--journal", &journal, "--read-model", &pg, "serve"], None);
+    let (mut server, port, token) =
+        serve(d, &["--journal", &journal, "--read-model", &pg, "--read-model-schema", &schema, "serve"], None);
     let token = token.expect("the first start prints the bootstrap token");
     let body = r#"{"id": "2", "debit_account": "10", "credit_account": "20", "amount": "0.250", "asset": "XAU"}"#;
     let created = http(

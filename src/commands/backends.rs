@@ -10,7 +10,7 @@ use aurum_ledger_node::engine::{self, AuditFrom, Engine, EngineConfig, OpenRepor
 use aurum_ledger_node::journal::JournalReader;
 use aurum_pg::{DEFAULT_PROJECTION, PgConfig, Projector, ReadModel};
 use aurum_vfs::OsVfs;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::json;
 
 use super::{CliResult, Context};
@@ -57,15 +57,24 @@ pub fn open_engine(ctx: &Context, config: EngineConfig) -> Result<(Engine, OpenR
     })
 }
 
-/// A reader of the journal where `--journal` says.
+/// A reader of the journal where `--journal` says (opens the data directory's log if embedded).
 pub fn journal_reader(ctx: &Context) -> Result<JournalReader, BoxError> {
-    Ok(match JournalChoice::parse(&ctx.journal)? {
+    match JournalChoice::parse(&ctx.journal)? {
         JournalChoice::Embedded => {
             let log = aurum_log::Log::open(Arc::new(OsVfs), &ctx.log_dir(), aurum_log::LogOptions::default())?;
-            JournalReader::new(log)
+            Ok(JournalReader::new(log))
         }
-        JournalChoice::Kafka(k) => JournalReader::from_backend(Arc::new(KafkaJournal::connect(&k)?)),
-    })
+        JournalChoice::Kafka(k) => Ok(JournalReader::from_backend(Arc::new(KafkaJournal::connect(&k)?))),
+    }
+}
+
+/// A reader of the journal where `--journal` says, for a command that already opened the data
+/// directory's log (`log`: a log directory is opened once per process).
+pub fn journal_reader_beside(ctx: &Context, log: &aurum_log::Log) -> Result<JournalReader, BoxError> {
+    match JournalChoice::parse(&ctx.journal)? {
+        JournalChoice::Embedded => Ok(JournalReader::new(log.clone())),
+        JournalChoice::Kafka(k) => Ok(JournalReader::from_backend(Arc::new(KafkaJournal::connect(&k)?))),
+    }
 }
 
 /// The offline audit (the node does not start) of the journal where `--journal` says.
@@ -80,8 +89,9 @@ pub fn audit_offline(ctx: &Context, from: AuditFrom) -> Result<aurum_ledger_node
     })
 }
 
-/// The read model named by `--read-model`.
-fn read_model_config(ctx: &Context, schema: Option<String>) -> Result<PgConfig, BoxError> {
+/// The read model named by `--read-model` and `--read-model-schema`.
+fn read_model_config(ctx: &Context) -> Result<PgConfig, BoxError> {
+    let schema = ctx.read_model_schema.clone();
     let url = ctx.read_model.clone().ok_or("no read model: pass --read-model postgres://… (or AURUM_READ_MODEL)")?;
     if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
         return Err(format!("--read-model {}: expected a postgres:// URL", aurum_pg::redact(&url)).into());
@@ -93,27 +103,16 @@ fn read_model_config(ctx: &Context, schema: Option<String>) -> Result<PgConfig, 
 #[derive(Debug, Subcommand)]
 pub enum PgCommand {
     /// Project the journal into the PostgreSQL read model (migrations applied first), exactly once.
-    Sync(PgArgs),
+    Sync,
     /// Where the read model stands against the journal.
-    Status(PgArgs),
-}
-
-/// Options of `aurum pg`.
-#[derive(Debug, Args)]
-pub struct PgArgs {
-    /// The PostgreSQL schema of the read model (created if missing; default: the user's search path).
-    #[arg(long)]
-    pub schema: Option<String>,
+    Status,
 }
 
 /// Run `aurum pg …`.
 pub fn run_pg(ctx: &Context, cmd: PgCommand) -> CliResult {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let (sync, args) = match cmd {
-        PgCommand::Sync(a) => (true, a),
-        PgCommand::Status(a) => (false, a),
-    };
-    let config = read_model_config(ctx, args.schema)?;
+    let sync = matches!(cmd, PgCommand::Sync);
+    let config = read_model_config(ctx)?;
     let journal = journal_reader(ctx)?;
     let head = journal.record_count()?;
     rt.block_on(async {
@@ -165,7 +164,7 @@ impl PgHistory {
         if ctx.read_model.is_none() {
             return Ok(None);
         }
-        let config = read_model_config(ctx, None)?;
+        let config = read_model_config(ctx)?;
         Ok(Some(Arc::new(PgHistory {
             config,
             pool: std::sync::OnceLock::new(),

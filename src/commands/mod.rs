@@ -33,6 +33,8 @@ pub struct Context {
     pub journal: String,
     /// The PostgreSQL read model's URL, if any (it may hold a password: never print it).
     pub read_model: Option<String>,
+    /// The read model's PostgreSQL schema (`None`: the user's search path).
+    pub read_model_schema: Option<String>,
 }
 
 /// Holds the data directory's lock for as long as it lives.
@@ -51,6 +53,7 @@ impl std::fmt::Debug for Context {
             .field("lake_catalog_name", &self.lake_catalog_name)
             .field("journal", &self.journal)
             .field("read_model", &self.read_model.as_deref().map(aurum_pg::redact))
+            .field("read_model_schema", &self.read_model_schema)
             .finish()
     }
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aurum_ledger_node::journal::JournalReader;
 use aurum_risk::reload::RulesFile;
 use aurum_risk::stream::{RiskStream, read_alerts};
 use aurum_risk::synth::{self, SynthConfig};
@@ -167,7 +166,8 @@ pub fn scan_journal(
 ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
     let log = open_log(ctx)?;
     let scorer = Scorer::new(Arc::new(rules), ScorerConfig::default());
-    let mut stream = RiskStream::open(scorer, JournalReader::new(log.clone()), log)?;
+    let journal = super::backends::journal_reader_beside(ctx, &log)?;
+    let mut stream = RiskStream::open(scorer, journal, log)?;
     let (mut blocks, mut transfers, mut alerts) = (0u64, 0u64, 0u64);
     loop {
         let r = stream.poll()?;
