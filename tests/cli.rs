@@ -931,6 +931,13 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
         assert_eq!(&memory_answer, pg_answer, "{path}: the same answer from PostgreSQL and from memory");
     }
     stop(server);
+    // A read model that cannot be reached costs nothing but the header: memory answers.
+    let unreachable = "postgres://aurum:aurum@127.0.0.1:1/aurum";
+    (server, _, _) = serve(d, &["--journal", &journal, "--read-model", unreachable, "serve"], Some(port));
+    for (path, (_, pg_answer)) in paths.iter().zip(&from_pg) {
+        assert_eq!(get(port, path), ("memory".to_string(), pg_answer.clone()), "{path}");
+    }
+    stop(server);
 }
 
 /// Start `aurum serve` (args include `serve`) on `port` (or a free one): (child, port, the

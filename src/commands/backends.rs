@@ -149,6 +149,10 @@ pub fn run_pg(ctx: &Context, cmd: PgCommand) -> CliResult {
     })
 }
 
+/// After a read model failure, history comes from memory for this long before PostgreSQL is tried
+/// again: a database that is down costs one slow request per period, not every request.
+pub const READ_MODEL_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The PostgreSQL read model as the API's source of history: connected (and migrated) on first
 /// use, caught up with the journal before each answer (read-your-writes).
 #[derive(Debug)]
@@ -156,6 +160,8 @@ pub struct PgHistory {
     config: PgConfig,
     pool: std::sync::OnceLock<aurum_pg::PgPool>,
     projector: tokio::sync::Mutex<Option<Projector>>,
+    /// Set after a failure: until then, answers come from memory without trying PostgreSQL.
+    unavailable_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl PgHistory {
@@ -169,7 +175,20 @@ impl PgHistory {
             config,
             pool: std::sync::OnceLock::new(),
             projector: tokio::sync::Mutex::new(None),
+            unavailable_until: std::sync::Mutex::new(None),
         })))
+    }
+
+    /// Whether a recent failure says to leave PostgreSQL alone for now.
+    fn backing_off(&self) -> Option<std::time::Duration> {
+        let until = (*self.unavailable_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        until.checked_duration_since(std::time::Instant::now())
+    }
+
+    fn failed(&self, error: String) -> String {
+        *self.unavailable_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(std::time::Instant::now() + READ_MODEL_RETRY_AFTER);
+        format!("{error} (answering from memory for the next {READ_MODEL_RETRY_AFTER:?})")
     }
 
     fn pool(&self) -> Result<&aurum_pg::PgPool, String> {
@@ -180,17 +199,22 @@ impl PgHistory {
 impl aurum_api::read_model::ReadModel for PgHistory {
     fn catch_up<'a>(&'a self, journal: &'a JournalReader) -> aurum_api::read_model::ReadFuture<'a, u64> {
         Box::pin(async move {
+            if let Some(left) = self.backing_off() {
+                return Err(format!("read model unavailable after a failure; retrying in {left:?}"));
+            }
             let mut projector = self.projector.lock().await;
             if projector.is_none() {
                 let pool = match self.pool.get() {
                     Some(pool) => pool.clone(),
                     None => {
-                        let model = ReadModel::connect_send(&self.config).await.map_err(|e| e.to_string())?;
+                        let model =
+                            ReadModel::connect_send(&self.config).await.map_err(|e| self.failed(e.to_string()))?;
                         self.pool.get_or_init(|| model.pool().clone()).clone()
                     }
                 };
-                let opened =
-                    Projector::open_send(&pool, DEFAULT_PROJECTION, journal).await.map_err(|e| e.to_string())?;
+                let opened = Projector::open_send(&pool, DEFAULT_PROJECTION, journal)
+                    .await
+                    .map_err(|e| self.failed(e.to_string()))?;
                 *projector = Some(opened);
             }
             let p = projector.as_mut().expect("opened above");
@@ -199,7 +223,7 @@ impl aurum_api::read_model::ReadModel for PgHistory {
                 Err(e) => {
                     // Its ledger may be ahead of the database: reopen on the next call.
                     *projector = None;
-                    Err(e.to_string())
+                    Err(self.failed(e.to_string()))
                 }
             }
         })

@@ -96,17 +96,21 @@ impl ReadModel {
             .map_err(|e| PgError::Config(format!("bad URL {}: {e}", config.redacted_url())))?;
         if let Some(schema) = &config.schema {
             check_schema_name(schema)?;
-            let mut conn = sqlx::PgConnection::connect_with(&options)
-                .await
-                .map_err(PgError::db(format!("connecting to {}", config.redacted_url())))?;
+        }
+        // One plain connection first: a refused connection or bad credentials fail at once here,
+        // where the pool would retry until its acquire timeout.
+        let mut conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(PgError::db(format!("connecting to {}", config.redacted_url())))?;
+        if let Some(schema) = &config.schema {
             // A plain string runs as a simple query. (`raw_sql(..).execute(..)` would make this
             // future not provably Send, which the API's boxed read model needs.)
             conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
                 .await
                 .map_err(PgError::db(format!("creating schema {schema}")))?;
-            conn.close().await.map_err(PgError::db("closing the setup connection"))?;
             options = options.options([("search_path", schema.as_str())]);
         }
+        conn.close().await.map_err(PgError::db("closing the setup connection"))?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
