@@ -79,6 +79,9 @@ impl Deployment {
     }
 }
 
+/// Gas sent above the estimate: 1/5 (20%).
+pub const GAS_HEADROOM_DIVISOR: u64 = 5;
+
 /// Sends a contract transaction and waits for its receipt; a revert (at gas estimation or mined) is an error.
 ///
 /// On an automining node (Anvil) the receipt exists as soon as the send returns, so it is read at once; otherwise
@@ -87,6 +90,11 @@ pub async fn send<P: Provider, D: CallDecoder>(call: CallBuilder<P, D>) -> Resul
     // Simulate first: a refusal then surfaces before the nonce filler hands out a nonce (alloy's cached nonce
     // manager would otherwise leave a gap after a failed gas estimation, and every later transaction would stall).
     call.call_raw().await?;
+    // Gas headroom: the estimate is taken against the pending block, but the transaction may be
+    // mined a second later, and a branch on `block.timestamp` (the mint bucket's refill) then costs
+    // more: with the bare estimate it ran out of gas and reverted, rarely, on a loaded machine.
+    let estimate = call.estimate_gas().await?;
+    let call = call.gas(estimate.saturating_add(estimate / GAS_HEADROOM_DIVISOR));
     let pending = call.send().await?.with_timeout(Some(RECEIPT_TIMEOUT));
     let hash = *pending.tx_hash();
     let receipt = match call.provider.get_transaction_receipt(hash).await? {
