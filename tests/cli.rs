@@ -830,18 +830,6 @@ fn lake_syncs_the_journal_once_and_answers_sql() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// A service the scale-out tests need: the URL from `var` (set by .ci/run), else what `script`
-/// (which installs and starts it) prints on its last line.
-fn service(var: &str, script: &str) -> String {
-    if let Ok(v) = std::env::var(var) {
-        return v;
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script);
-    let out = Command::new("bash").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{} failed: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints the address").to_string()
-}
-
 #[test]
 fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configuration() {
     let dir = tempfile::tempdir().unwrap();
@@ -851,8 +839,8 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     );
-    let journal = format!("kafka://{}?topic=cli-{tag}.ledger.journal", service("AURUM_TEST_KAFKA", "tansu-up.sh"));
-    let pg = service("AURUM_TEST_PG_URL", "postgres-up.sh");
+    let journal = format!("kafka://{}?topic=cli-{tag}.ledger.journal", aurum_testenv::kafka_bootstrap());
+    let pg = aurum_testenv::postgres_url();
     let schema = format!("cli_{}", tag.replace('-', "_"));
     let with = |args: &[&str]| {
         let mut all =

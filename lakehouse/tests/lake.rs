@@ -762,22 +762,10 @@ fn final_chain_events_flow_exactly_once_and_unfinal_ones_wait() {
     });
 }
 
-/// The local PostgreSQL's URL: `AURUM_TEST_PG_URL` (set by .ci/run), else the server that
-/// scripts/postgres-up.sh starts (installing it from Debian's packages if needed; idempotent).
-fn postgres_url() -> String {
-    if let Ok(url) = std::env::var("AURUM_TEST_PG_URL") {
-        return url;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres-up.sh");
-    let out = Process::new("bash").arg(&script).output().unwrap();
-    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints the URL").to_string()
-}
-
 #[test]
 fn the_catalog_runs_on_postgresql() {
     use aurum_lake::CatalogConfig;
-    let url = postgres_url();
+    let url = aurum_testenv::postgres_url();
     // A catalog name of its own: runs never see each other's tables in the shared database.
     let name = format!("test-{}", uuid::Uuid::now_v7().simple());
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,6 @@
 //! Run: `cargo bench -p aurum-kafka --bench journal` (`-- quick` for a tenth), with a broker at
 //! `AURUM_TEST_KAFKA` or started by scripts/tansu-up.sh.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,16 +22,6 @@ use aurum_ledger_node::engine::{Engine, EngineConfig};
 use aurum_vfs::OsVfs;
 
 const ACCOUNTS: u64 = 1_000;
-
-fn broker() -> String {
-    if let Ok(addr) = std::env::var("AURUM_TEST_KAFKA") {
-        return addr;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tansu-up.sh");
-    let out = std::process::Command::new("bash").arg(&script).output().expect("run tansu-up.sh");
-    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints host:port").to_string()
-}
 
 fn setup(engine: &Engine) {
     let mut cmds = vec![Command::CreateAsset(CreateAsset { id: AssetId(1), code: "XAU".into(), scale: 3 })];
@@ -85,7 +74,7 @@ fn run(engine: &Engine, name: String, clients: u64, requests: u64, per_request: 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let scale = if quick { 1 } else { 10 };
-    let bootstrap = broker();
+    let bootstrap = aurum_testenv::kafka_bootstrap();
     println!("== journal backends: durable transfers/s, the same engine and workload (Kafka at {bootstrap}) ==");
     for (clients, requests, per_request) in [(1u64, 20 * scale, 1_000u64), (8, 10 * scale, 100), (8, 25 * scale, 1)] {
         let shape = format!("{clients} client(s), requests of {per_request}");

@@ -13,23 +13,17 @@ use std::time::{Duration, Instant};
 use aurum_ledger_node::block::Block;
 use aurum_ledger_node::journal::{JournalError, RawBlock};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
-use crate::journal::reader_config;
+use crate::journal::{backend_error, reader_config};
 
 /// Most blocks one [`GroupConsumer::blocks`] call returns.
 pub const MAX_POLL_BLOCKS: usize = 4096;
 /// How long a group member may be silent before the broker gives its partition to another
 /// (librdkafka's default is 45 s: a killed consumer's successor would wait that long).
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
-
-fn backend_error(what: impl Into<String>) -> impl FnOnce(KafkaError) -> JournalError {
-    let what = what.into();
-    move |e| JournalError::Backend { what, source: Box::new(e) }
-}
 
 /// A member of a consumer group reading the journal topic.
 pub struct GroupConsumer {

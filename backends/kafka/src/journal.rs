@@ -31,7 +31,8 @@ use crate::config::{KafkaConfig, MAX_MESSAGE_BYTES};
 /// The journal's only partition.
 const PARTITION: i32 = 0;
 
-fn backend_error(what: impl Into<String>) -> impl FnOnce(KafkaError) -> JournalError {
+/// A closure turning an rdkafka error into [`JournalError::Backend`] saying what was being done.
+pub(crate) fn backend_error(what: impl Into<String>) -> impl FnOnce(KafkaError) -> JournalError {
     let what = what.into();
     move |e| JournalError::Backend { what, source: Box::new(e) }
 }

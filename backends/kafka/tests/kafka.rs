@@ -27,37 +27,17 @@ const T0_NS: u64 = 1_795_000_000_000_000_000;
 const XAU: AssetId = AssetId(1);
 const ACCOUNTS: u128 = 8;
 
-fn broker() -> String {
-    if let Ok(addr) = std::env::var("AURUM_TEST_KAFKA") {
-        return addr;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tansu-up.sh");
-    let out = Process::new("bash").arg(&script).output().unwrap();
-    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints host:port").to_string()
-}
-
-fn postgres_url() -> String {
-    if let Ok(url) = std::env::var("AURUM_TEST_PG_URL") {
-        return url;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres-up.sh");
-    let out = Process::new("bash").arg(&script).output().unwrap();
-    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints the URL").to_string()
-}
-
 fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())
 }
 
 /// A journal topic of the test's own on the test broker.
 fn kafka_config() -> KafkaConfig {
-    KafkaConfig { topic: unique("t-") + ".ledger.journal", ..KafkaConfig::new(&broker()) }
+    KafkaConfig { topic: unique("t-") + ".ledger.journal", ..KafkaConfig::new(&aurum_testenv::kafka_bootstrap()) }
 }
 
 fn pg_config() -> PgConfig {
-    PgConfig { url: postgres_url(), schema: Some(unique("k_")) }
+    PgConfig { url: aurum_testenv::postgres_url(), schema: Some(unique("k_")) }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -226,7 +206,7 @@ fn crash_child() {
     ) else {
         return;
     };
-    let kafka = KafkaConfig { topic, ..KafkaConfig::new(&broker()) };
+    let kafka = KafkaConfig { topic, ..KafkaConfig::new(&aurum_testenv::kafka_bootstrap()) };
     let now = Arc::new(AtomicU64::new(T0_NS));
     let dir = Path::new(&dir);
     let engine = kafka_engine(dir, &kafka, &now);
@@ -315,10 +295,11 @@ fn group_child() {
         return;
     };
     let failpoint = if fp == "after-commit" { Failpoint::AfterCommit } else { Failpoint::AfterCopyBeforeCommit };
-    let kafka = KafkaConfig { topic, ..KafkaConfig::new(&broker()) };
+    let kafka = KafkaConfig { topic, ..KafkaConfig::new(&aurum_testenv::kafka_bootstrap()) };
     let journal = JournalReader::from_backend(Arc::new(KafkaJournal::connect(&kafka).unwrap()));
     rt().block_on(async {
-        let model = ReadModel::connect(&PgConfig { url: postgres_url(), schema: Some(schema) }).await.unwrap();
+        let model =
+            ReadModel::connect(&PgConfig { url: aurum_testenv::postgres_url(), schema: Some(schema) }).await.unwrap();
         let mut p = Projector::open(model.pool(), DEFAULT_PROJECTION, &journal)
             .await
             .unwrap()

@@ -43,16 +43,6 @@ const TABLES: &[&str] = &[
     "balance_history",
 ];
 
-fn postgres_url() -> String {
-    if let Ok(url) = std::env::var("AURUM_TEST_PG_URL") {
-        return url;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres-up.sh");
-    let out = std::process::Command::new("bash").arg(&script).output().expect("run postgres-up.sh");
-    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints the URL").to_string()
-}
-
 fn build_journal(dir: &Path, blocks: u64) -> Engine {
     let (engine, _) = Engine::open(Arc::new(OsVfs), dir, EngineConfig::default()).unwrap();
     let mut setup = vec![Command::CreateAsset(CreateAsset { id: AssetId(1), code: "XAU".into(), scale: 3 })];
@@ -116,7 +106,7 @@ async fn rows_of(pool: &sqlx::PgPool, schema: &str, table: &str) -> (Vec<(String
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let blocks: u64 = if quick { 20 } else { 200 };
-    let url = postgres_url();
+    let url = aurum_testenv::postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let engine = build_journal(dir.path(), blocks);
     let journal = engine.journal_reader();

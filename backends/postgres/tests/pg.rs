@@ -27,18 +27,8 @@ const VAULT: u128 = 100;
 const CUSTOMERS: u64 = 10;
 const FEES: u128 = 900;
 
-fn postgres_url() -> String {
-    if let Ok(url) = std::env::var("AURUM_TEST_PG_URL") {
-        return url;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres-up.sh");
-    let out = Process::new("bash").arg(&script).output().unwrap();
-    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().expect("the script prints the URL").to_string()
-}
-
 fn fresh_config() -> PgConfig {
-    PgConfig { url: postgres_url(), schema: Some(format!("t_{}", uuid::Uuid::now_v7().simple())) }
+    PgConfig { url: aurum_testenv::postgres_url(), schema: Some(format!("t_{}", uuid::Uuid::now_v7().simple())) }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -343,7 +333,8 @@ fn crash_child() {
         other => panic!("unknown failpoint {other}"),
     };
     rt().block_on(async {
-        let model = ReadModel::connect(&PgConfig { url: postgres_url(), schema: Some(schema) }).await.unwrap();
+        let model =
+            ReadModel::connect(&PgConfig { url: aurum_testenv::postgres_url(), schema: Some(schema) }).await.unwrap();
         let journal = reader(Path::new(&dir));
         let mut p = Projector::open(model.pool(), DEFAULT_PROJECTION, &journal)
             .await
