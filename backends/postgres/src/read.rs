@@ -100,27 +100,21 @@ pub async fn balance_as_of(pool: &PgPool, account: AccountId, as_of: AsOf) -> Re
     if !info.history {
         return Ok(None);
     }
-    let (existed, sql, bound) = match as_of {
-        AsOf::Timestamp(t) => (
-            info.ts_ns <= t.0,
-            "SELECT ts_ns, debits_pending::text, debits_posted::text, credits_pending::text, credits_posted::text
-             FROM balance_history WHERE account_id = $1::numeric AND ts_ns <= $2
-             ORDER BY ts_ns DESC, ordinal DESC LIMIT 1",
-            t.0,
-        ),
-        AsOf::Sequence(s) => (
-            info.seq <= s,
-            "SELECT ts_ns, debits_pending::text, debits_posted::text, credits_pending::text, credits_posted::text
-             FROM balance_history WHERE account_id = $1::numeric AND seq <= $2
-             ORDER BY ts_ns DESC, ordinal DESC LIMIT 1",
-            s,
-        ),
+    // The last history line at or before the point, by time or by block.
+    let (existed, column, bound) = match as_of {
+        AsOf::Timestamp(t) => (info.ts_ns <= t.0, "ts_ns", t.0),
+        AsOf::Sequence(s) => (info.seq <= s, "seq", s),
     };
+    let sql = format!(
+        "SELECT ts_ns, debits_pending::text, debits_posted::text, credits_pending::text, credits_posted::text
+         FROM balance_history WHERE account_id = $1::numeric AND {column} <= $2
+         ORDER BY ts_ns DESC, ordinal DESC LIMIT 1"
+    );
     if !existed {
         return Ok(None);
     }
     let bound = i64::try_from(bound).unwrap_or(i64::MAX);
-    let row: Option<(i64, String, String, String, String)> = sqlx::query_as(sql)
+    let row: Option<(i64, String, String, String, String)> = sqlx::query_as(&sql)
         .bind(account.0.to_string())
         .bind(bound)
         .fetch_optional(pool)
