@@ -30,6 +30,11 @@ struct Cli {
     /// `kafka://host:port[?topic=…&min_ack=replicated|acknowledged&replication=N]`.
     #[arg(long, global = true, env = "AURUM_JOURNAL", default_value = "embedded")]
     journal: String,
+    /// Where the platform's other topics live (risk alerts and scores, oracle rounds,
+    /// reconciliation runs, the demo's payments): `embedded`, or `kafka://host:port[?replication=N]`.
+    /// Default: beside the journal (its broker when the journal is on Kafka).
+    #[arg(long, global = true, env = "AURUM_TOPICS")]
+    topics: Option<String>,
     /// The PostgreSQL read model, `postgres://user:password@host:port/database` (`aurum pg sync`).
     #[arg(long, global = true, env = "AURUM_READ_MODEL", hide_env_values = true)]
     read_model: Option<String>,
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
         lake_catalog: cli.lake_catalog,
         lake_catalog_name: cli.lake_catalog_name,
         journal: cli.journal,
+        topics: cli.topics,
         read_model: cli.read_model,
         read_model_schema: cli.read_model_schema,
     };

@@ -839,7 +839,8 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     );
-    let journal = format!("kafka://{}?topic=cli-{tag}.ledger.journal", aurum_testenv::kafka_bootstrap());
+    // The journal and the other topics under a prefix of this test's own.
+    let journal = format!("kafka://{}?prefix=cli-{tag}.", aurum_testenv::kafka_bootstrap());
     let pg = aurum_testenv::postgres_url();
     let schema = format!("cli_{}", tag.replace('-', "_"));
     let with = |args: &[&str]| {
@@ -873,6 +874,21 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
     // Risk scoring reads the journal where it is.
     let scan: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "risk", "scan"]))).unwrap();
     assert_eq!((scan["blocks"].as_u64(), scan["transfers"].as_u64()), (Some(4), Some(1)), "{scan}");
+    // Its scores went to the topics beside the journal, on Kafka, not to the data directory's log.
+    let on_kafka: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "log", "topics"]))).unwrap();
+    let hw = |topic: &str| {
+        on_kafka.as_array().unwrap().iter().find(|r| r["topic"] == topic).map(|r| r["high_watermark"].as_u64())
+    };
+    assert_eq!((hw("ledger.journal"), hw("risk.scores")), (Some(Some(4)), Some(Some(1))), "{on_kafka}");
+    assert!(!stdout(&aurum(d, &["log", "topics"])).contains("risk.scores"));
+    stdout(&with(&["log", "create-topic", "cli.notes", "--partitions", "2"]));
+    let produced = stdout(&with(&["log", "produce", "cli.notes", "--key", "k", "hello"]));
+    assert!(produced.contains("Replicated"), "a Kafka acknowledgement: {produced}");
+    // Partitioned by key as the embedded log does it: crc32c("k") % 2 = 0.
+    let consumed = stdout(&with(&["log", "consume", "cli.notes", "--partition", "0"]));
+    assert!(consumed.contains("cli.notes/0@0") && consumed.contains("value=hello"), "{consumed}");
+    let refused = with(&["log", "retention"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("embedded log's"), "{refused:?}");
     let err = aurum(d, &["--journal", "kafka://nohost", "ledger", "account", "20"]);
     assert!(String::from_utf8_lossy(&err.stderr).contains("host:port"), "{}", String::from_utf8_lossy(&err.stderr));
 

@@ -1,4 +1,4 @@
-//! Sinks from the log's topics, one table each:
+//! Sinks from the log's topics (embedded or Kafka, through [`Topics`]), one table each:
 //!
 //! | topic           | table            | one record is                               | rows per record |
 //! |-----------------|------------------|---------------------------------------------|-----------------|
@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aurum_log::Log;
+use aurum_log::Topics;
 use aurum_oracle::journal::ROUNDS_TOPIC;
 use aurum_recon::publish::{BAR_WEIGHT_SCALE, FINDING_SCALE, RUNS_TOPIC, RunRecord};
 use aurum_risk::stream::{ALERTS_TOPIC, Alert, BlockScores, SCORES_TOPIC};
@@ -286,7 +286,7 @@ fn push_rows(table: LakeTable, rec: &Rec<'_>, cols: &mut Columns) -> Result<(), 
 }
 
 /// Bring every topic-fed table up to the end of its topic.
-pub async fn sync_topics(lake: &Lake, log: &Log) -> Result<BTreeMap<LakeTable, TopicSyncReport>, LakeError> {
+pub async fn sync_topics(lake: &Lake, log: &dyn Topics) -> Result<BTreeMap<LakeTable, TopicSyncReport>, LakeError> {
     let mut out = BTreeMap::new();
     for t in LakeTable::TOPICS {
         out.insert(t, sync_topic(lake, log, t).await?);
@@ -295,12 +295,12 @@ pub async fn sync_topics(lake: &Lake, log: &Log) -> Result<BTreeMap<LakeTable, T
 }
 
 /// Bring `which` up to the end of its topic (nothing to do if the topic does not exist yet).
-pub async fn sync_topic(lake: &Lake, log: &Log, which: LakeTable) -> Result<TopicSyncReport, LakeError> {
+pub async fn sync_topic(lake: &Lake, log: &dyn Topics, which: LakeTable) -> Result<TopicSyncReport, LakeError> {
     let topic = topic_of(which).expect("a topic-fed table");
     let mut table = lake.table(which).await?;
     let mut next = next_offsets(&table, which)?;
     let mut report = TopicSyncReport::default();
-    if !log.topics().iter().any(|t| t == topic) {
+    if !log.topic_names()?.iter().any(|t| t == topic) {
         report.next_offsets = next;
         return Ok(report);
     }

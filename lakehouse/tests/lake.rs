@@ -316,7 +316,8 @@ fn pyiceberg_reads_the_tables_and_agrees_on_counts_and_sums() {
     // Scores for a topic-fed table too.
     let scorer =
         aurum_risk::Scorer::new(Arc::new(aurum_risk::RuleSet::default_rules()), aurum_risk::ScorerConfig::default());
-    let mut stream = aurum_risk::stream::RiskStream::open(scorer, e.journal_reader(), e.log().clone()).unwrap();
+    let mut stream =
+        aurum_risk::stream::RiskStream::open(scorer, e.journal_reader(), std::sync::Arc::new(e.log().clone())).unwrap();
     while stream.poll().unwrap().blocks > 0 {}
     let rt = rt();
     let lake_dir = dir.path().join("lake");
@@ -549,7 +550,7 @@ fn scores_prices_and_reconciliation_runs_flow_from_their_topics_exactly_once() {
     let mut stream = aurum_risk::stream::RiskStream::open(
         scorer,
         aurum_ledger_node::journal::JournalReader::new(log.clone()),
-        log.clone(),
+        Arc::new(log.clone()),
     )
     .unwrap();
     let mut scored = 0;
@@ -563,7 +564,7 @@ fn scores_prices_and_reconciliation_runs_flow_from_their_topics_exactly_once() {
     assert!(scored > 0);
 
     // Oracle rounds: two published, one held by the breaker, with the price kept exactly.
-    let journal = aurum_oracle::journal::OracleJournal::open(log.clone()).unwrap();
+    let journal = aurum_oracle::journal::OracleJournal::open(std::sync::Arc::new(log.clone())).unwrap();
     let day = 1_772_409_600_000; // 2026-03-02T00:00:00Z, ms
     journal.record_round(&round(1, day, RoundOutcome::Published { value: 265_012_345_678 }), None).unwrap();
     let held = RoundOutcome::BreakerTripped {

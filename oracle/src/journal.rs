@@ -1,9 +1,9 @@
 //! The oracle's journal: every round's decision (with the sources used and dropped, and the push it led to) and
-//! every verified external event, appended durably to topics of the platform's log, keyed by symbol. That is where
+//! every verified external event, appended durably to topics of the platform's log (embedded or Kafka), keyed by symbol. That is where
 //! prices are kept for analytics (the lakehouse sink reads these topics) and where an auditor finds why a price
 //! was or was not published.
 
-use aurum_log::{Log, ProducerRecord, TopicConfig};
+use aurum_log::{ProducerRecord, SharedTopics, TopicConfig};
 use serde_json::{Value, json};
 
 use crate::aggregate::RoundReport;
@@ -36,12 +36,12 @@ pub enum JournalError {
 /// Appends to the oracle's topics.
 #[derive(Debug, Clone)]
 pub struct OracleJournal {
-    log: Log,
+    log: SharedTopics,
 }
 
 impl OracleJournal {
-    /// Opens (creating the topics if needed) on `log`.
-    pub fn open(log: Log) -> Result<Self, JournalError> {
+    /// Opens (creating the topics if needed) on `log`: the embedded log or a Kafka cluster.
+    pub fn open(log: SharedTopics) -> Result<Self, JournalError> {
         for topic in [ROUNDS_TOPIC, EVENTS_TOPIC] {
             log.create_topic(topic, TopicConfig { partitions: 1, ..TopicConfig::default() })?;
         }

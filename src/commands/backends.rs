@@ -1,13 +1,14 @@
-//! Where the journal and the read model live, chosen by configuration (`--journal`,
-//! `--read-model`), and `aurum pg sync|status`: the PostgreSQL read model kept up to date from the
+//! Where the journal, the other topics and the read model live, chosen by configuration
+//! (`--journal`, `--topics`, `--read-model`), and `aurum pg sync|status`: the PostgreSQL read model kept up to date from the
 //! journal, wherever the journal is.
 
 use std::sync::Arc;
 
 use aurum_api::config::ExternalJournal;
-use aurum_kafka::{KafkaConfig, KafkaJournal};
+use aurum_kafka::{KafkaConfig, KafkaJournal, KafkaTopics};
 use aurum_ledger_node::engine::{self, AuditFrom, Engine, EngineConfig, OpenReport};
 use aurum_ledger_node::journal::JournalReader;
+use aurum_log::SharedTopics;
 use aurum_pg::{DEFAULT_PROJECTION, PgConfig, Projector, ReadModel};
 use aurum_vfs::OsVfs;
 use clap::Subcommand;
@@ -47,6 +48,27 @@ impl JournalChoice {
             }
         })
     }
+}
+
+/// The platform's topics where `--topics` says when they are not the data directory's log: a
+/// `kafka://` URL, or by default the journal's broker when the journal is on Kafka.
+pub fn external_topics(ctx: &Context) -> Result<Option<SharedTopics>, BoxError> {
+    let choice = match &ctx.topics {
+        Some(s) if s == "embedded" => JournalChoice::Embedded,
+        Some(s) if s.starts_with("kafka://") => JournalChoice::Kafka(KafkaConfig::parse(s)?),
+        Some(s) => return Err(format!("--topics {s:?}: expected `embedded` or a kafka://host:port URL").into()),
+        None => JournalChoice::parse(&ctx.journal)?,
+    };
+    Ok(match choice {
+        JournalChoice::Embedded => None,
+        JournalChoice::Kafka(k) => Some(Arc::new(KafkaTopics::connect(&k)?)),
+    })
+}
+
+/// The platform's topics where `--topics` says; `log` is the data directory's log (opened once
+/// per process by the caller), used when they are embedded.
+pub fn topics(ctx: &Context, log: &aurum_log::Log) -> Result<SharedTopics, BoxError> {
+    Ok(external_topics(ctx)?.unwrap_or_else(|| Arc::new(log.clone())))
 }
 
 /// Open the ledger under the data directory with its journal where `--journal` says.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aurum_kv::{Db, WriteBatch};
-use aurum_log::{Log, ProducerRecord, TopicConfig};
+use aurum_log::{ProducerRecord, TopicConfig, Topics};
 use aurum_vfs::rng::SplitMix64;
 use clap::Args;
 use serde_json::{Value, json};
@@ -217,7 +217,8 @@ fn run_projection(
     ctx: &Context,
     args: &DemoArgs,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-    let log = open_log(ctx)?;
+    let embedded = open_log(ctx)?;
+    let log = super::backends::topics(ctx, &embedded)?;
     let db = open_kv(ctx)?;
     log.create_topic(TOPIC, TopicConfig { partitions: PARTITIONS, ..TopicConfig::default() })?;
 
@@ -244,7 +245,7 @@ fn run_projection(
 
     eprintln!("[2/3] projecting balances into the KV store, offsets committed atomically with them...");
     let started = Instant::now();
-    let applied = project(&log, &db)?;
+    let applied = project(&*log, &db)?;
     let project_secs = started.elapsed().as_secs_f64();
 
     eprintln!("[3/3] checking the books...");
@@ -301,7 +302,7 @@ fn run_projection(
 }
 
 /// Fold every unprojected event into balances; returns how many were applied.
-fn project(log: &Log, db: &Db) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+fn project(log: &dyn Topics, db: &Db) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     let mut applied = 0u64;
     for p in 0..PARTITIONS {
         let mut at = u64::try_from(read_i128(db, &offset_key(p))?)?;

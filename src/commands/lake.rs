@@ -192,9 +192,10 @@ pub fn sync_all(ctx: &Context, rt: &tokio::runtime::Runtime, lake: &Lake, engine
     let chains = super::recon::chain_deployments(ctx)?;
     // Read before the postings sync: every day before this one is then complete in `postings`.
     let head_ts_ns = engine.read(|l| l.last_timestamp().0)?;
+    let log = super::backends::topics(ctx, engine.log())?;
     let report = rt.block_on(async {
         let journal = sync_journal(lake, engine, None).await?;
-        let topics = aurum_lake::topics::sync_topics(lake, engine.log()).await?;
+        let topics = aurum_lake::topics::sync_topics(lake, &*log).await?;
         let chain = aurum_lake::chain::sync_chain_events(lake, engine.db(), &chains).await?;
         let balances = aurum_lake::balances::sync_daily_balances(lake, head_ts_ns).await?;
         Ok::<_, aurum_lake::LakeError>((journal, topics, chain, balances))

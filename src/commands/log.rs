@@ -1,10 +1,15 @@
 //! `aurum log ...`: topics, produce, consume, offsets, consumer-group lag, retention, compaction.
+//!
+//! Topics, produce, consume by partition and lag go to the platform's topics wherever
+//! `--topics` puts them (the data directory's log or a Kafka cluster); group membership,
+//! timestamp lookups, retention and compaction are the embedded log's own (Kafka brokers do
+//! their own retention and compaction).
 
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aurum_log::{CleanupPolicy, Consumer, Durability, Log, LogOptions, ProducerRecord, TopicConfig};
+use aurum_log::{CleanupPolicy, Consumer, Durability, Log, LogOptions, ProducerRecord, TopicConfig, Topics};
 use aurum_vfs::OsVfs;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -125,11 +130,18 @@ pub fn open_log(ctx: &Context) -> Result<Log, aurum_log::Error> {
 
 /// Run `aurum log ...`.
 pub fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
-    let log = open_log(ctx)?;
+    let embedded = open_log(ctx)?;
+    let log = super::backends::topics(ctx, &embedded)?;
+    let embedded_only = |what: &str| -> CliResult {
+        if super::backends::external_topics(ctx)?.is_some() {
+            return Err(format!("{what} is the embedded log's; the topics are on {}", log.describe()).into());
+        }
+        Ok(())
+    };
     match cmd {
         LogCommand::Topics => {
             let mut rows = Vec::new();
-            for topic in log.topics() {
+            for topic in log.topic_names()? {
                 for p in 0..log.partition_count(&topic)? {
                     let o = log.offsets(&topic, p)?;
                     rows.push(json!({"topic": topic, "partition": p, "log_start": o.log_start, "high_watermark": o.high_watermark}));
@@ -202,7 +214,12 @@ pub fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 }
             }
         }
-        LogCommand::Consume(a) => consume(ctx, &log, a)?,
+        LogCommand::Consume(a) => {
+            if a.group.is_some() || a.from_timestamp_ms.is_some() {
+                embedded_only("consuming with --group or --from-timestamp-ms")?;
+            }
+            consume(ctx, &embedded, &*log, a)?;
+        }
         LogCommand::Lag { group, topic } => {
             let lag = log.lag(&group, &topic)?;
             if ctx.json {
@@ -220,7 +237,8 @@ pub fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             }
         }
         LogCommand::Retention => {
-            let r = log.enforce_retention()?;
+            embedded_only("retention")?;
+            let r = embedded.enforce_retention()?;
             if ctx.json {
                 print_json(&json!({"segments_deleted": r.segments_deleted, "bytes_deleted": r.bytes_deleted}));
             } else {
@@ -228,7 +246,8 @@ pub fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             }
         }
         LogCommand::Compact { topic } => {
-            let r = log.compact(&topic)?;
+            embedded_only("compaction")?;
+            let r = embedded.compact(&topic)?;
             if ctx.json {
                 print_json(
                     &json!({"segments_cleaned": r.segments_cleaned, "records_removed": r.records_removed, "bytes_freed": r.bytes_freed}),
@@ -244,12 +263,13 @@ pub fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
     Ok(())
 }
 
-fn consume(ctx: &Context, log: &Log, a: ConsumeArgs) -> CliResult {
+/// `embedded` serves group membership and timestamp lookups; `log` the rest.
+fn consume(ctx: &Context, embedded: &Log, log: &dyn Topics, a: ConsumeArgs) -> CliResult {
     let wait = Duration::from_millis(a.wait_ms);
     let mut out: Vec<(String, u32, aurum_log::Record)> = Vec::new();
     if let Some(group) = &a.group {
         let member = format!("cli-{}", std::process::id());
-        let mut consumer = Consumer::join(log, group, &member, &[a.topic.as_str()])?;
+        let mut consumer = Consumer::join(embedded, group, &member, &[a.topic.as_str()])?;
         while out.len() < a.max {
             let got = consumer.poll(a.max - out.len(), wait)?;
             if got.is_empty() {
@@ -261,7 +281,7 @@ fn consume(ctx: &Context, log: &Log, a: ConsumeArgs) -> CliResult {
     } else {
         let start = match (a.from_offset, a.from_timestamp_ms) {
             (Some(o), _) => o,
-            (None, Some(ts)) => match log.offset_for_timestamp(&a.topic, a.partition, ts)? {
+            (None, Some(ts)) => match embedded.offset_for_timestamp(&a.topic, a.partition, ts)? {
                 Some(o) => o,
                 None => log.offsets(&a.topic, a.partition)?.high_watermark,
             },

@@ -31,6 +31,8 @@ pub struct Context {
     pub lake_catalog_name: String,
     /// Where the journal lives: `embedded` or a `kafka://` URL (see [`backends::JournalChoice`]).
     pub journal: String,
+    /// Where the other topics live: `embedded`, a `kafka://` URL, or `None` (beside the journal).
+    pub topics: Option<String>,
     /// The PostgreSQL read model's URL, if any (it may hold a password: never print it).
     pub read_model: Option<String>,
     /// The read model's PostgreSQL schema (`None`: the user's search path).
@@ -52,6 +54,7 @@ impl std::fmt::Debug for Context {
             .field("lake_catalog", &aurum_lake::catalog::redact(&self.lake_catalog))
             .field("lake_catalog_name", &self.lake_catalog_name)
             .field("journal", &self.journal)
+            .field("topics", &self.topics)
             .field("read_model", &self.read_model.as_deref().map(aurum_pg::redact))
             .field("read_model_schema", &self.read_model_schema)
             .finish()

@@ -87,7 +87,7 @@ async fn run_connector(ctx: &Context, args: RunArgs) -> CliResult {
         None => None,
     };
     let engine = open_engine(ctx, EngineConfig::default())?;
-    let journal = OracleJournal::open(engine.log().clone())?;
+    let journal = OracleJournal::open(super::backends::topics(ctx, engine.log())?)?;
     let mut connector = Connector::new(&config, provider, Some(journal))?;
     connector.seed_from_feeds().await?;
     let mut ingestion = config.ingest.spawn(Arc::new(aurum_ingest::SystemClock))?;

@@ -308,7 +308,7 @@ pub fn three_way(
     std::fs::write(dir.join("report.html"), report::html(&result, &generated_at))?;
     std::fs::write(dir.join("breaks.csv"), report::findings_csv(&result))?;
     // The run, for reconciliations over time (the lakehouse's recon_findings and bars tables).
-    let log = engine.log();
+    let log = super::backends::topics(ctx, engine.log())?;
     log.create_topic(RUNS_TOPIC, aurum_log::TopicConfig { partitions: 1, ..aurum_log::TopicConfig::default() })?;
     let record = RunRecord::of(&result, &bar_list, generated_at_ns);
     log.produce(RUNS_TOPIC, vec![aurum_log::ProducerRecord::new(result.chain_id.to_string(), record.to_json())])?;

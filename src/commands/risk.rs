@@ -79,9 +79,9 @@ pub fn run(ctx: &Context, cmd: RiskCommand) -> CliResult {
     match cmd {
         RiskCommand::Scan(args) => scan(ctx, args),
         RiskCommand::Alerts { after, limit } => {
-            let log = open_log(ctx)?;
-            aurum_risk::stream::ensure_alerts_topic(&log)?;
-            let (alerts, next) = read_alerts(&log, after, limit)?;
+            let log = super::backends::topics(ctx, &open_log(ctx)?)?;
+            aurum_risk::stream::ensure_alerts_topic(&*log)?;
+            let (alerts, next) = read_alerts(&*log, after, limit)?;
             if ctx.json {
                 let items: Vec<_> = alerts.iter().map(|(o, a)| json!({"offset": o, "alert": a})).collect();
                 print_json(&json!({"alerts": items, "next": next}));
@@ -167,7 +167,7 @@ pub fn scan_journal(
     let log = open_log(ctx)?;
     let scorer = Scorer::new(Arc::new(rules), ScorerConfig::default());
     let journal = super::backends::journal_reader_beside(ctx, &log)?;
-    let mut stream = RiskStream::open(scorer, journal, log)?;
+    let mut stream = RiskStream::open(scorer, journal, super::backends::topics(ctx, &log)?)?;
     let (mut blocks, mut transfers, mut alerts) = (0u64, 0u64, 0u64);
     loop {
         let r = stream.poll()?;

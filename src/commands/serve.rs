@@ -126,6 +126,7 @@ pub fn server_config(
         print_bootstrap_token: true,
         risk,
         journal: super::backends::JournalChoice::parse(&ctx.journal)?.external()?,
+        topics: super::backends::external_topics(ctx)?,
         read_model: super::backends::PgHistory::from_context(ctx)?
             .map(|h| h as std::sync::Arc<dyn aurum_api::read_model::ReadModel>),
     })

@@ -25,8 +25,11 @@ pub struct KafkaConfigError {
 pub struct KafkaConfig {
     /// `bootstrap.servers`: `host:port`, comma-separated.
     pub bootstrap: String,
-    /// The journal's topic (one partition).
+    /// The journal's topic (one partition); by default `prefix` + `ledger.journal`.
     pub topic: String,
+    /// Put before the name of every other topic ([`crate::KafkaTopics`]): one cluster can then
+    /// hold several deployments (and tests) whose topics never mix. Empty by default.
+    pub prefix: String,
     /// Replication factor the topic is created with (1 for a single broker; 3 in production).
     pub replication: i32,
     /// Time limit of one produce, fetch or admin request.
@@ -42,13 +45,14 @@ impl KafkaConfig {
         KafkaConfig {
             bootstrap: bootstrap.to_string(),
             topic: JOURNAL_TOPIC.to_string(),
+            prefix: String::new(),
             replication: 1,
             timeout: DEFAULT_TIMEOUT,
             min_ack: AckStrength::Replicated,
         }
     }
 
-    /// Parse `kafka://host:port[,host:port…][?topic=NAME&replication=N&min_ack=replicated|acknowledged&timeout_ms=N]`.
+    /// Parse `kafka://host:port[,host:port…][?prefix=P&topic=NAME&replication=N&min_ack=replicated|acknowledged&timeout_ms=N]`.
     pub fn parse(url: &str) -> Result<KafkaConfig, KafkaConfigError> {
         let bad = |reason: String| KafkaConfigError { url: url.to_string(), reason };
         let rest = url.strip_prefix("kafka://").ok_or_else(|| bad("must start with kafka://".into()))?;
@@ -58,17 +62,22 @@ impl KafkaConfig {
             return Err(bad("needs host:port[,host:port…]".into()));
         }
         let mut config = KafkaConfig::new(hosts);
+        let mut topic = None;
+        let name_ok = |v: &str| v.len() <= 200 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| bad(format!("option {pair:?} is not key=value")))?;
             match key {
                 "topic" => {
-                    let ok = !value.is_empty()
-                        && value.len() <= 249
-                        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-                    if !ok {
-                        return Err(bad(format!("topic {value:?}: 1-249 characters of a-z A-Z 0-9 . _ -")));
+                    if value.is_empty() || !name_ok(value) {
+                        return Err(bad(format!("topic {value:?}: 1-200 characters of a-z A-Z 0-9 . _ -")));
                     }
-                    config.topic = value.to_string();
+                    topic = Some(value.to_string());
+                }
+                "prefix" => {
+                    if !name_ok(value) {
+                        return Err(bad(format!("prefix {value:?}: up to 200 characters of a-z A-Z 0-9 . _ -")));
+                    }
+                    config.prefix = value.to_string();
                 }
                 "replication" => {
                     config.replication = value
@@ -94,10 +103,13 @@ impl KafkaConfig {
                     config.timeout = Duration::from_millis(ms);
                 }
                 other => {
-                    return Err(bad(format!("unknown option {other:?} (topic, replication, min_ack, timeout_ms)")));
+                    return Err(bad(format!(
+                        "unknown option {other:?} (prefix, topic, replication, min_ack, timeout_ms)"
+                    )));
                 }
             }
         }
+        config.topic = topic.unwrap_or_else(|| format!("{}{JOURNAL_TOPIC}", config.prefix));
         Ok(config)
     }
 
@@ -121,6 +133,8 @@ mod tests {
         .unwrap();
         assert_eq!((c.bootstrap.as_str(), c.topic.as_str(), c.replication), ("a:1,b:2", "prod.journal", 3));
         assert_eq!((c.min_ack, c.timeout), (AckStrength::Acknowledged, Duration::from_secs(5)));
+        let c = KafkaConfig::parse("kafka://a:1?prefix=eu.prod.").unwrap();
+        assert_eq!((c.prefix.as_str(), c.topic.as_str()), ("eu.prod.", "eu.prod.ledger.journal"));
     }
 
     #[test]
@@ -130,6 +144,7 @@ mod tests {
             ("kafka://", "host:port"),
             ("kafka://a", "host:port"),
             ("kafka://a:1?topic=a/b", "topic"),
+            ("kafka://a:1?prefix=a b", "prefix"),
             ("kafka://a:1?min_ack=fsynced", "never acknowledges an fsync"),
             ("kafka://a:1?replication=0", "replication"),
             ("kafka://a:1?colour=red", "unknown option"),

@@ -37,7 +37,7 @@ pub(crate) fn backend_error(what: impl Into<String>) -> impl FnOnce(KafkaError) 
     move |e| JournalError::Backend { what, source: Box::new(e) }
 }
 
-fn base_config(config: &KafkaConfig) -> ClientConfig {
+pub(crate) fn base_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.bootstrap)
         .set("socket.timeout.ms", config.timeout.as_millis().to_string())

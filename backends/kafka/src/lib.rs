@@ -7,6 +7,8 @@
 //! - [`node`]: a ledger engine whose journal is on Kafka while its key, anchor and snapshots
 //!   stay in the local KV store (the anchor is how a topic that lost acknowledged blocks is
 //!   detected);
+//! - [`topics`]: [`KafkaTopics`], the platform's other topics (risk, oracle, reconciliation,
+//!   payments) behind the same `aurum_log::Topics` trait as the embedded log;
 //! - [`group`]: journal consumers in a consumer group with committed offsets, for projections
 //!   that keep their own exactly-once position (the PostgreSQL read model).
 //!
@@ -21,6 +23,8 @@ pub mod config;
 pub mod group;
 pub mod journal;
 pub mod node;
+pub mod topics;
 
 pub use config::{KafkaConfig, KafkaConfigError};
 pub use journal::KafkaJournal;
+pub use topics::KafkaTopics;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aurum_kafka::group::GroupConsumer;
 use aurum_kafka::node::open_engine;
-use aurum_kafka::{KafkaConfig, KafkaJournal};
+use aurum_kafka::{KafkaConfig, KafkaJournal, KafkaTopics};
 use aurum_kv::Db;
 use aurum_ledger::{
     AccountId, AccountKind, AssetId, Command, CreateAccount, CreateAsset, CreateTransfer, Ledger, Limit, Metadata,
@@ -19,6 +19,7 @@ use aurum_ledger_node::audit::AuditReport;
 use aurum_ledger_node::engine::{AuditFrom, Clock, Engine, EngineConfig, ledger_dirs};
 use aurum_ledger_node::journal::{AckStrength, JournalBackend, JournalReader};
 use aurum_ledger_node::keys::NodeKey;
+use aurum_log::{Header, ProducerRecord, TopicConfig, Topics};
 use aurum_pg::read::table_digests;
 use aurum_pg::{DEFAULT_PROJECTION, Failpoint, PgConfig, Projector, ReadModel};
 use aurum_vfs::OsVfs;
@@ -34,6 +35,12 @@ fn unique(prefix: &str) -> String {
 /// A journal topic of the test's own on the test broker.
 fn kafka_config() -> KafkaConfig {
     KafkaConfig { topic: unique("t-") + ".ledger.journal", ..KafkaConfig::new(&aurum_testenv::kafka_bootstrap()) }
+}
+
+/// Topics under a prefix of the test's own on the test broker.
+fn kafka_topics() -> KafkaTopics {
+    let config = KafkaConfig { prefix: unique("p-") + ".", ..KafkaConfig::new(&aurum_testenv::kafka_bootstrap()) };
+    KafkaTopics::connect(&config).unwrap()
 }
 
 fn pg_config() -> PgConfig {
@@ -246,7 +253,7 @@ fn an_engine_killed_after_acknowledging_loses_nothing_on_kafka() {
 }
 
 #[test]
-fn the_same_workload_on_the_embedded_log_and_on_kafka_gives_identical_state_audits_and_projections() {
+fn the_same_workload_on_the_embedded_log_and_on_kafka_gives_identical_state_audits_projections_and_risk_topics() {
     let embedded_dir = tempfile::tempdir().unwrap();
     let kafka_dir = tempfile::tempdir().unwrap();
     provision_key(embedded_dir.path());
@@ -278,6 +285,131 @@ fn the_same_workload_on_the_embedded_log_and_on_kafka_gives_identical_state_audi
         }
         assert_eq!(digests[0], digests[1]);
     });
+
+    // Risk scoring of each journal into its own topics (the data directory's log; Kafka): the
+    // same alerts and scores, record for record; a restarted stream on Kafka appends nothing.
+    let scorer = || aurum_risk::Scorer::new(Arc::new(aurum_risk::RuleSet::default_rules()), Default::default());
+    let kafka_topics: Arc<dyn Topics> = Arc::new(kafka_topics());
+    let mut contents = Vec::new();
+    for (engine, topics) in
+        [(&embedded, Arc::new(embedded.log().clone()) as Arc<dyn Topics>), (&on_kafka, kafka_topics.clone())]
+    {
+        let mut stream =
+            aurum_risk::stream::RiskStream::open(scorer(), engine.journal_reader(), topics.clone()).unwrap();
+        while stream.poll().unwrap().blocks > 0 {}
+        contents
+            .push([aurum_risk::stream::ALERTS_TOPIC, aurum_risk::stream::SCORES_TOPIC].map(|t| values(&*topics, t, 0)));
+    }
+    assert!(!contents[0][1].is_empty(), "every block with transfers has a scores record");
+    assert_eq!(contents[0], contents[1]);
+    let mut again = aurum_risk::stream::RiskStream::open(scorer(), on_kafka.journal_reader(), kafka_topics).unwrap();
+    let mut appended = 0;
+    loop {
+        let r = again.poll().unwrap();
+        if r.blocks == 0 {
+            break;
+        }
+        appended += r.alerts + r.score_records;
+    }
+    assert_eq!(appended, 0, "exactly once: the restarted stream finds its position in the topics");
+}
+
+type Stored = (u64, Option<Vec<u8>>, Option<Vec<u8>>, Vec<Header>);
+
+/// Every (offset, key, value, headers) of one partition, read in small fetches.
+fn values(topics: &dyn Topics, topic: &str, partition: u32) -> Vec<Stored> {
+    values_from(topics, topic, partition, topics.offsets(topic, partition).unwrap().log_start)
+}
+
+/// Every (offset, key, value, headers) of one partition from `at` on, read in small fetches.
+fn values_from(topics: &dyn Topics, topic: &str, partition: u32, mut at: u64) -> Vec<Stored> {
+    let mut out = Vec::new();
+    loop {
+        let f = topics.read(topic, partition, at, 300).unwrap();
+        if f.records.is_empty() {
+            return out;
+        }
+        assert!(f.records.iter().all(|r| r.offset >= at), "never a record before the offset asked");
+        out.extend(f.records.into_iter().map(|r| (r.offset, r.key, r.value, r.headers)));
+        at = f.next_offset;
+    }
+}
+
+/// What the platform's components rely on from their topics, checked on one backend; returns
+/// every partition's records for comparison with the other backend.
+fn topics_contract(t: &dyn Topics) -> Vec<Vec<Stored>> {
+    use aurum_log::Error;
+    let topic = "payments";
+    assert!(matches!(t.partition_count(topic), Err(Error::UnknownTopic(_))), "{}", t.describe());
+    let three = TopicConfig { partitions: 3, ..TopicConfig::default() };
+    t.create_topic(topic, three.clone()).unwrap();
+    t.create_topic(topic, three.clone()).unwrap(); // again: a no-op
+    let two = TopicConfig { partitions: 2, ..TopicConfig::default() };
+    assert!(matches!(t.create_topic(topic, two), Err(Error::TopicConfigMismatch { .. })));
+    assert!(t.topic_names().unwrap().contains(&topic.to_string()));
+    assert_eq!(t.partition_count(topic).unwrap(), 3);
+    assert!(matches!(t.offsets(topic, 3), Err(Error::UnknownPartition { partition: 3, partitions: 3, .. })));
+
+    // Keyed records go to crc32c(key) % 3, in order per key, with their headers and timestamps.
+    let records: Vec<ProducerRecord> = (0..300u64)
+        .map(|i| ProducerRecord {
+            key: Some(format!("acct-{}", i % 17).into_bytes()),
+            value: Some(format!("payment {i}").into_bytes()),
+            headers: vec![Header { key: "seq".into(), value: i.to_be_bytes().to_vec() }],
+            timestamp_ms: Some(1_790_000_000_000 + i as i64),
+        })
+        .collect();
+    let acks = t.produce(topic, records).unwrap();
+    assert_eq!(acks.iter().map(|a| a.last_offset - a.base_offset + 1).sum::<u64>(), 300);
+    let partitions: Vec<_> = (0..3).map(|p| values(t, topic, p)).collect();
+    for (p, records) in partitions.iter().enumerate() {
+        assert_eq!(t.offsets(topic, p as u32).unwrap().high_watermark, records.len() as u64);
+        let mut last_seq = None;
+        for (offset, key, _, headers) in records {
+            assert_eq!(aurum_log::key_partition(key.as_deref().unwrap(), 3), p as u32, "offset {offset}");
+            let seq = u64::from_be_bytes(headers[0].value.clone().try_into().unwrap());
+            assert!(last_seq < Some(seq), "in the order produced");
+            last_seq = Some(seq);
+        }
+    }
+    let first = t.read(topic, 0, 0, 1).unwrap();
+    assert_eq!(
+        first.records[0].timestamp_ms,
+        1_790_000_000_000 + i64::from_be_bytes(first.records[0].headers[0].value.clone().try_into().unwrap())
+    );
+    // A read from the middle (another position than the last read) gives the same records.
+    let mid = partitions[1].len() as u64 / 2;
+    assert_eq!(values_from(t, topic, 1, mid), partitions[1][mid as usize..].to_vec());
+
+    // At the end: empty; past it: out of range; read_wait sees a record appended while it waits.
+    let end = t.offsets(topic, 2).unwrap().high_watermark;
+    assert!(t.read(topic, 2, end, 1 << 20).unwrap().records.is_empty());
+    assert!(matches!(t.read(topic, 2, end + 5, 1 << 20), Err(Error::OffsetOutOfRange { .. })));
+    assert!(t.read_wait(topic, 2, end, 1 << 20, std::time::Duration::from_millis(50)).unwrap().records.is_empty());
+    std::thread::scope(|s| {
+        s.spawn(|| t.append(topic, 2, &[ProducerRecord::new("late", "arrival")]).unwrap());
+        let f = t.read_wait(topic, 2, end, 1 << 20, std::time::Duration::from_secs(30)).unwrap();
+        assert_eq!(f.records[0].value.as_deref(), Some(&b"arrival"[..]));
+        assert_eq!(f.records[0].offset, end);
+    });
+
+    // Consumer-group offsets: none, then what was committed; the lag counts from it.
+    assert_eq!(t.committed_offset("projector", topic, 1).unwrap(), None);
+    t.commit_offset("projector", topic, 1, mid).unwrap();
+    assert_eq!(t.committed_offset("projector", topic, 1).unwrap(), Some(mid));
+    let lag = t.lag("projector", topic).unwrap();
+    assert_eq!(lag[1].lag, partitions[1].len() as u64 - mid);
+    assert_eq!(lag[0].committed, None);
+    partitions
+}
+
+#[test]
+fn the_topics_contract_holds_alike_on_the_embedded_log_and_on_kafka() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = aurum_log::Log::open(Arc::new(OsVfs), dir.path(), Default::default()).unwrap();
+    let embedded = topics_contract(&log);
+    let on_kafka = topics_contract(&kafka_topics());
+    assert_eq!(embedded, on_kafka, "the same records in the same partitions at the same offsets");
 }
 
 /// Child of the group test: joins AURUM_KAFKA_GROUP on topic AURUM_KAFKA_CRASH_TOPIC, projects

@@ -67,6 +67,15 @@ pub enum Error {
         /// Next offset to be written.
         log_end: u64,
     },
+    /// A backend other than the embedded log (a Kafka cluster) failed.
+    #[error("{what}: {source}")]
+    Backend {
+        /// What was being done, with the topic and the broker.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The caller passed something invalid.
     #[error("invalid {what}: {reason}")]
     Invalid {

@@ -26,6 +26,7 @@ mod partition;
 pub mod record;
 pub mod segment;
 mod signal;
+mod topics;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, Durability, TopicConfig};
@@ -34,3 +35,4 @@ pub use error::{Error, Result};
 pub use log::{Log, LogOptions, OpenReport, PartitionLag};
 pub use partition::{AckDurability, AppendAck, CompactionReport, FetchResult, PartitionOffsets, RetentionReport};
 pub use record::{Header, ProducerRecord, Record};
+pub use topics::{SharedTopics, Topics, key_partition};

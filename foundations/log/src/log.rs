@@ -293,7 +293,7 @@ impl Log {
         let t = self.topic(topic)?;
         let n = t.config.partitions;
         Ok(match key {
-            Some(k) => crc32c::crc32c(k) % n,
+            Some(k) => crate::topics::key_partition(k, n),
             None => t.round_robin.fetch_add(1, Ordering::Relaxed) % n,
         })
     }

@@ -35,6 +35,9 @@ use crate::signal::Signal;
 pub enum AckDurability {
     /// The records were fsynced before the acknowledgement.
     Synced,
+    /// Every in-sync replica of a Kafka cluster has the records (`acks=all`); whether they are on
+    /// disk is up to the brokers' flush settings.
+    Replicated,
     /// The records are written but will be fsynced within `interval_ms`.
     Buffered {
         /// The flush period.

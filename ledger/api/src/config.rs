@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub risk: Option<RiskSettings>,
     /// The journal's backend when it is not the data directory's log (`None`: embedded).
     pub journal: Option<ExternalJournal>,
+    /// The platform's topics (risk alerts) when they are not the data directory's log (`None`:
+    /// embedded).
+    pub topics: Option<aurum_log::SharedTopics>,
     /// Where history (statements, balances as of a point) is answered from when caught up
     /// (`None`: memory only).
     pub read_model: Option<std::sync::Arc<dyn crate::read_model::ReadModel>>,
@@ -89,6 +92,7 @@ impl Default for ServerConfig {
             print_bootstrap_token: true,
             risk: None,
             journal: None,
+            topics: None,
             read_model: None,
         }
     }

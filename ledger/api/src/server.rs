@@ -104,6 +104,8 @@ struct Inner {
     max_batch_items: usize,
     /// Risk scoring at admission, when on.
     risk: Option<Arc<RiskState>>,
+    /// The platform's topics (risk alerts): the engine's embedded log or a Kafka cluster.
+    topics: aurum_log::SharedTopics,
     /// History from a read model, when configured.
     read_model: Option<Arc<dyn crate::read_model::ReadModel>>,
     /// Dropped with the last handle on the state: `run` waits for it before closing the engine.
@@ -121,6 +123,7 @@ impl AppState {
     pub fn with_risk(engine: Engine, keys: KeyStore, config: &ServerConfig, risk: Option<RiskState>) -> AppState {
         let max_batch_items = config.max_batch_items.clamp(1, aurum_ledger::MAX_BATCH_COMMANDS);
         let metrics = Metrics::new();
+        let topics = topics_of(&engine, config);
         if risk.is_some() {
             metrics.risk().enable();
         }
@@ -136,6 +139,7 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 max_batch_items,
                 risk: risk.map(Arc::new),
+                topics,
                 read_model: config.read_model.clone(),
                 released: tokio::sync::watch::Sender::new(()),
             }),
@@ -174,6 +178,11 @@ impl AppState {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// The platform's topics (risk alerts): the engine's embedded log or a Kafka cluster.
+    pub fn topics(&self) -> &aurum_log::SharedTopics {
+        &self.inner.topics
     }
 
     /// The API keys.
@@ -447,8 +456,8 @@ async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
     let risk = match &config.risk {
         None => None,
         Some(settings) => {
-            let (engine, settings) = (engine.clone(), settings.clone());
-            let risk = tokio::task::spawn_blocking(move || RiskState::open(&engine, &settings))
+            let (engine, settings, topics) = (engine.clone(), settings.clone(), topics_of(&engine, config));
+            let risk = tokio::task::spawn_blocking(move || RiskState::open(&engine, &*topics, &settings))
                 .await
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
             tracing::info!(
@@ -465,6 +474,11 @@ async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
     Ok(Opened { state: AppState::with_risk(engine, keys, config, risk), listener, bootstrap })
+}
+
+/// The configured topics, else the engine's embedded log.
+fn topics_of(engine: &Engine, config: &ServerConfig) -> aurum_log::SharedTopics {
+    config.topics.clone().unwrap_or_else(|| Arc::new(engine.log().clone()))
 }
 
 /// Longest wait at shutdown for connection tasks to drop their handles on the state.

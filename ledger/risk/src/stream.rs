@@ -12,7 +12,7 @@
 
 use aurum_ledger::Command;
 use aurum_ledger_node::journal::{JournalReader, RawBlock};
-use aurum_log::{Header, Log, ProducerRecord, TopicConfig};
+use aurum_log::{Header, ProducerRecord, SharedTopics, TopicConfig, Topics};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RiskError;
@@ -197,19 +197,19 @@ impl BlockScores {
 }
 
 /// Create the alerts topic if needed.
-pub fn ensure_alerts_topic(log: &Log) -> Result<(), RiskError> {
+pub fn ensure_alerts_topic(log: &dyn Topics) -> Result<(), RiskError> {
     log.create_topic(ALERTS_TOPIC, TopicConfig { partitions: 1, ..TopicConfig::default() })?;
     Ok(())
 }
 
 /// Create the scores topic if needed.
-pub fn ensure_scores_topic(log: &Log) -> Result<(), RiskError> {
+pub fn ensure_scores_topic(log: &dyn Topics) -> Result<(), RiskError> {
     log.create_topic(SCORES_TOPIC, TopicConfig { partitions: 1, ..TopicConfig::default() })?;
     Ok(())
 }
 
 /// Every alert in the topic from `offset`, at most `max` (for the API, the CLI and tests).
-pub fn read_alerts(log: &Log, offset: u64, max: usize) -> Result<(Vec<(u64, Alert)>, u64), RiskError> {
+pub fn read_alerts(log: &dyn Topics, offset: u64, max: usize) -> Result<(Vec<(u64, Alert)>, u64), RiskError> {
     let mut out = Vec::new();
     let mut next = offset;
     while out.len() < max {
@@ -233,7 +233,7 @@ pub fn read_alerts(log: &Log, offset: u64, max: usize) -> Result<(Vec<(u64, Aler
 }
 
 /// The block sequence of the last journal-sourced record in `topic` (alerts or scores).
-fn last_block_in(log: &Log, topic: &str) -> Result<Option<u64>, RiskError> {
+fn last_block_in(log: &dyn Topics, topic: &str) -> Result<Option<u64>, RiskError> {
     let offsets = log.offsets(topic, 0)?;
     let mut end = offsets.high_watermark;
     // Walk back over admission alerts (no header) to the last journal one.
@@ -272,7 +272,7 @@ pub struct PollReport {
 pub struct RiskStream {
     scorer: Scorer,
     journal: JournalReader,
-    log: Log,
+    log: SharedTopics,
     next_seq: u64,
     alerted_through: Option<u64>,
     scored_through: Option<u64>,
@@ -283,11 +283,11 @@ impl RiskStream {
     /// `journal_reader()`), writing alerts and scores to `alerts_log`.
     /// The scorer starts from genesis: call [`RiskStream::poll`] until it returns no blocks to
     /// catch up.
-    pub fn open(scorer: Scorer, journal: JournalReader, alerts_log: Log) -> Result<RiskStream, RiskError> {
-        ensure_alerts_topic(&alerts_log)?;
-        ensure_scores_topic(&alerts_log)?;
-        let alerted_through = last_block_in(&alerts_log, ALERTS_TOPIC)?;
-        let scored_through = last_block_in(&alerts_log, SCORES_TOPIC)?;
+    pub fn open(scorer: Scorer, journal: JournalReader, alerts_log: SharedTopics) -> Result<RiskStream, RiskError> {
+        ensure_alerts_topic(&*alerts_log)?;
+        ensure_scores_topic(&*alerts_log)?;
+        let alerted_through = last_block_in(&*alerts_log, ALERTS_TOPIC)?;
+        let scored_through = last_block_in(&*alerts_log, SCORES_TOPIC)?;
         Ok(RiskStream { scorer, journal, log: alerts_log, next_seq: 0, alerted_through, scored_through })
     }
 

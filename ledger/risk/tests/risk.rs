@@ -420,7 +420,7 @@ fn the_journal_stream_alerts_exactly_once_across_a_restart() {
     let log = engine.log().clone();
     let new_stream = || {
         let scorer = Scorer::new(Arc::new(RuleSet::default_rules()), ScorerConfig::default());
-        RiskStream::open(scorer, JournalReader::new(log.clone()), log.clone()).unwrap()
+        RiskStream::open(scorer, JournalReader::new(log.clone()), std::sync::Arc::new(log.clone())).unwrap()
     };
     let drain = |s: &mut RiskStream| {
         let mut total = aurum_risk::stream::PollReport::default();
@@ -482,7 +482,8 @@ fn the_journal_stream_alerts_exactly_once_across_a_restart() {
     copy(ALERTS_TOPIC, false);
     copy(SCORES_TOPIC, true);
     let scorer = Scorer::new(Arc::new(RuleSet::default_rules()), ScorerConfig::default());
-    let mut s = RiskStream::open(scorer, JournalReader::new(log.clone()), crashed.clone()).unwrap();
+    let mut s =
+        RiskStream::open(scorer, JournalReader::new(log.clone()), std::sync::Arc::new(crashed.clone())).unwrap();
     let repaired = drain(&mut s);
     assert_eq!((repaired.alerts, repaired.score_records), (0, 1), "only the missing scores are written");
     let values = |l: &aurum_log::Log| -> Vec<Vec<u8>> {

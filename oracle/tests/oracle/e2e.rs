@@ -140,7 +140,7 @@ async fn signed_http_prices_reach_the_feed_through_the_connector() -> TestResult
     let config = OracleConfig::from_toml(&toml)?;
     let dir = tempfile::tempdir()?;
     let log = aurum_log::Log::open(Arc::new(aurum_vfs::OsVfs), dir.path(), aurum_log::LogOptions::default())?;
-    let journal = OracleJournal::open(log)?;
+    let journal = OracleJournal::open(Arc::new(log))?;
     let mut connector = Connector::new(&config, Some(provider.clone()), Some(journal.clone()))?;
     let mut ingestion = config.ingest.spawn(Arc::new(aurum_ingest::SystemClock))?;
     let rx = &mut ingestion.observations;

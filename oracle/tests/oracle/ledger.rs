@@ -86,7 +86,7 @@ fn rounds_and_events_are_journalled_and_revaluation_books_the_rounded_change() {
     );
 
     // The journal: a round and an event, read back.
-    let journal = OracleJournal::open(engine.log().clone()).unwrap();
+    let journal = OracleJournal::open(std::sync::Arc::new(engine.log().clone())).unwrap();
     let key = SigningKey::from_bytes(&[3; 32]);
     let mut keys = SourceKeys::new();
     keys.insert("s0", key.verifying_key());
@@ -130,5 +130,8 @@ fn rounds_and_events_are_journalled_and_revaluation_books_the_rounded_change() {
     drop(engine);
     // Durable: the rounds survive a restart.
     let (engine, _) = Engine::open(Arc::new(aurum_vfs::OsVfs), dir.path(), EngineConfig::default()).unwrap();
-    assert_eq!(OracleJournal::open(engine.log().clone()).unwrap().read_all(ROUNDS_TOPIC).unwrap().len(), 1);
+    assert_eq!(
+        OracleJournal::open(std::sync::Arc::new(engine.log().clone())).unwrap().read_all(ROUNDS_TOPIC).unwrap().len(),
+        1
+    );
 }

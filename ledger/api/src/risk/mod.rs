@@ -227,7 +227,11 @@ impl std::fmt::Debug for RiskState {
 impl RiskState {
     /// Load the rules, warm the scorer from the whole journal, create the alerts topic and load
     /// the review index (blocking: run it off the async workers).
-    pub fn open(engine: &Engine, settings: &RiskSettings) -> Result<RiskState, RiskError> {
+    pub fn open(
+        engine: &Engine,
+        topics: &dyn aurum_log::Topics,
+        settings: &RiskSettings,
+    ) -> Result<RiskState, RiskError> {
         let (rules_file, rules, source) = match &settings.rules_file {
             None => (None, RuleSet::default_rules(), "built-in".to_string()),
             Some(path) => {
@@ -237,7 +241,7 @@ impl RiskState {
         };
         let mut scorer = Scorer::new(Arc::new(rules), settings.scorer.clone());
         let replayed_transfers = aurum_risk::stream::replay_journal(&mut scorer, &engine.journal_reader())?;
-        aurum_risk::stream::ensure_alerts_topic(engine.log())?;
+        aurum_risk::stream::ensure_alerts_topic(topics)?;
         let reviews = ReviewStore::open(engine.db())?;
         Ok(RiskState {
             scorer: Mutex::new(scorer),
@@ -425,9 +429,9 @@ async fn append_alerts(state: &AppState, records: Vec<ProducerRecord>) {
         return;
     }
     let n = records.len() as u64;
-    let engine = state.engine().clone();
+    let topics = state.topics().clone();
     let appended = blocking(move || {
-        engine.log().append(ALERTS_TOPIC, 0, &records).map_err(|e| ApiError::Internal(format!("appending alerts: {e}")))
+        topics.append(ALERTS_TOPIC, 0, &records).map_err(|e| ApiError::Internal(format!("appending alerts: {e}")))
     })
     .await;
     match appended {

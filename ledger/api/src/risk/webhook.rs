@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use aurum_log::Log;
+use aurum_log::{SharedTopics, Topics};
 use aurum_risk::stream::{ALERTS_TOPIC, Alert};
 use aurum_vfs::rng::SplitMix64;
 use tokio::sync::watch;
@@ -101,11 +101,11 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
 }
 
 async fn on_blocking<R: Send + 'static>(
-    log: &Log,
-    f: impl FnOnce(&Log) -> Result<R, aurum_log::Error> + Send + 'static,
+    log: &SharedTopics,
+    f: impl FnOnce(&dyn Topics) -> Result<R, aurum_log::Error> + Send + 'static,
 ) -> Result<R, String> {
     let log = log.clone();
-    match tokio::task::spawn_blocking(move || f(&log)).await {
+    match tokio::task::spawn_blocking(move || f(&*log)).await {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(e) => Err(format!("blocking task: {e}")),
     }
@@ -162,7 +162,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let WebhookLimits { retry_base_delay, max_retry_delay, batch_alerts, poll_wait, .. } = limits;
     let mut backoff =
         Backoff { base: retry_base_delay, max: max_retry_delay, rng: SplitMix64::new(crate::risk::now_ns()) };
-    let log = state.engine().log().clone();
+    let log = state.topics().clone();
     let metrics = state.metrics();
     tracing::info!(webhook = %redact_url(&url), group = WEBHOOK_GROUP, "risk alert webhook started");
 

@@ -592,9 +592,9 @@ pub async fn void(
 pub async fn alerts(State(state): State<AppState>, ApiQuery(q): ApiQuery<AlertsQuery>) -> Result<Response, ApiError> {
     state.risk_enabled()?;
     let limit = page_limit(q.limit)?;
-    let engine = state.engine().clone();
+    let topics = state.topics().clone();
     let found = blocking(move || {
-        let log = engine.log();
+        let log = &*topics;
         let bounds = log.offsets(ALERTS_TOPIC, 0).map_err(|e| ApiError::Internal(format!("alerts topic: {e}")))?;
         let from = q.after.map_or(0, |a| a.saturating_add(1)).max(bounds.log_start);
         if from >= bounds.high_watermark {

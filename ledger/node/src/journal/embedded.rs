@@ -85,7 +85,8 @@ impl JournalBackend for LogJournal {
         }
         let strength = match ack.durability {
             AckDurability::Synced => AckStrength::Fsynced,
-            _ => AckStrength::Acknowledged,
+            AckDurability::Replicated => AckStrength::Replicated,
+            AckDurability::Buffered { .. } => AckStrength::Acknowledged,
         };
         Ok(JournalAck { offset: ack.base_offset, strength })
     }
