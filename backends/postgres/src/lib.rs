@@ -18,6 +18,7 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor};
 
+pub mod codes;
 pub mod error;
 pub mod migrate;
 pub mod project;

@@ -31,6 +31,7 @@ impl Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "0001_read_model", sql: include_str!("../migrations/0001_read_model.sql") },
     Migration { version: 2, name: "0002_star", sql: include_str!("../migrations/0002_star.sql") },
+    Migration { version: 3, name: "0003_lists", sql: include_str!("../migrations/0003_lists.sql") },
 ];
 
 /// Key of the advisory lock migrations run under ("AURUMPG1" as 8 bytes).

@@ -100,11 +100,11 @@ impl Batch {
 const COPIES: &[(&str, &str)] = &[
     ("assets", "asset_id, code, scale, seq, ts_ns"),
     ("dim_asset", "asset_id, code, scale"),
-    ("accounts", "account_id, asset_id, kind, history, metadata, seq, ts_ns"),
+    ("accounts", "account_id, asset_id, kind, history, metadata, seq, ts_ns, limit_kind, overdraft"),
     ("dim_account", "account_id, asset_id, kind, name"),
     (
         "transfers",
-        "transfer_id, kind, debit_account, credit_account, asset_id, amount, pending_id, metadata, seq, ts_ns, ts",
+        "transfer_id, kind, debit_account, credit_account, asset_id, amount, pending_id, metadata, seq, ts_ns, ts, expires_at_ns",
     ),
     ("entries", "entry_id, metadata, seq, ts_ns, ts"),
     ("postings", "movement_id, leg, account_id, side, amount, seq, ts_ns"),
@@ -308,11 +308,20 @@ impl Projector {
                     batch.assets.plain(id.0).field(code).plain(scale).plain(seq).plain(timestamp.0).end();
                     batch.dim_asset.plain(id.0).field(code).plain(scale).end();
                 }
-                Fact::Account { id, asset, kind, history, metadata, timestamp } => {
+                Fact::Account { id, asset, kind, limit, history, metadata, timestamp } => {
                     let json = metadata_json(metadata);
+                    let scale = scale_of_asset(asset)
+                        .ok_or_else(|| self.diverged(block.seq, format!("account {} has an unknown asset", id.0)))?;
+                    let (limit_kind, overdraft) = crate::codes::limit_columns(limit);
                     batch.accounts.plain(id.0).plain(asset.0).plain(kind.as_str()).plain(history);
                     opt_field(&mut batch.accounts, json.as_deref());
-                    batch.accounts.plain(seq).plain(timestamp.0).end();
+                    batch
+                        .accounts
+                        .plain(seq)
+                        .plain(timestamp.0)
+                        .plain(limit_kind)
+                        .plain(format_amount(overdraft, scale));
+                    batch.accounts.end();
                     batch.dim_account.plain(id.0).plain(asset.0).plain(kind.as_str());
                     opt_field(&mut batch.dim_account, metadata.get("name").map(String::as_str));
                     batch.dim_account.end();
@@ -342,7 +351,8 @@ impl Projector {
                             .plain(t.credit_account.0);
                         r.plain(t.asset.0).plain(format_amount(t.amount, scale)).opt(t.pending_id.map(|p| p.0));
                         opt_field(r, json.as_deref());
-                        r.plain(seq).plain(m.timestamp.0).plain(timestamptz(m.timestamp.0)).end();
+                        r.plain(seq).plain(m.timestamp.0).plain(timestamptz(m.timestamp.0));
+                        r.opt(t.expires_at.map(|e| e.0)).end();
                         batch.touched.insert(t.debit_account, seq);
                         batch.touched.insert(t.credit_account, seq);
                     }

@@ -6,10 +6,12 @@
 
 use aurum_ledger::decimal::parse_amount;
 use aurum_ledger::{
-    AccountId, Amount, AsOf, AssetId, BalanceAt, StatementLine, Timestamp, TransferId, TrialBalance, TrialBalanceRow,
+    Account, AccountId, AccountKind, Amount, AsOf, Asset, AssetId, BalanceAt, Metadata, PendingState, StatementLine,
+    Timestamp, Transfer, TransferId, TransferKind, TrialBalance, TrialBalanceRow,
 };
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
+use crate::codes::{account_kind_of, limit_of, transfer_kind_of};
 use crate::error::PgError;
 
 /// Most rows one list query returns.
@@ -207,27 +209,167 @@ pub async fn trial_balance(pool: &PgPool) -> Result<TrialBalance, PgError> {
     Ok(out)
 }
 
-/// Accepted transfers touching `account` (either side), in journal order after `after_ts_ns`
-/// (exclusive; the cursor is the last row's timestamp), at most `limit` (≤ [`MAX_PAGE`]):
-/// (id, timestamp).
-pub async fn transfers_of(
+/// A page of accounts in id order after `after`, optionally of one asset and kind, at most
+/// `limit` (≤ [`MAX_PAGE`]), each with its asset — as [`aurum_ledger::Ledger::accounts_page`]:
+/// the same records, the same cursor (the last id, `None` at the end).
+pub async fn accounts_page(
     pool: &PgPool,
-    account: AccountId,
-    after_ts_ns: Option<u64>,
+    after: Option<AccountId>,
     limit: usize,
-) -> Result<Vec<(TransferId, Timestamp)>, PgError> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT transfer_id::text, ts_ns FROM transfers
-         WHERE (debit_account = $1::numeric OR credit_account = $1::numeric) AND ts_ns > $2
-         ORDER BY ts_ns LIMIT $3",
+    asset: Option<AssetId>,
+    kind: Option<AccountKind>,
+) -> Result<(Vec<(Account, Asset)>, Option<AccountId>), PgError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let rows = sqlx::query(
+        "SELECT a.account_id::text AS id, a.asset_id, a.kind, a.limit_kind, a.overdraft::text AS overdraft,
+                a.history, a.metadata::text AS metadata, a.ts_ns, a.closed_seq IS NOT NULL AS closed,
+                COALESCE(b.debits_pending, 0)::text AS dp, COALESCE(b.debits_posted, 0)::text AS dd,
+                COALESCE(b.credits_pending, 0)::text AS cp, COALESCE(b.credits_posted, 0)::text AS cd,
+                s.code, s.scale, s.ts_ns AS asset_ts
+         FROM accounts a JOIN assets s USING (asset_id) LEFT JOIN balances b USING (account_id)
+         WHERE a.account_id > $1::numeric AND ($2::int8 IS NULL OR a.asset_id = $2)
+           AND ($3::text IS NULL OR a.kind = $3)
+         ORDER BY a.account_id LIMIT $4",
     )
-    .bind(account.0.to_string())
-    .bind(after_ts_ns.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)))
-    .bind(limit.min(MAX_PAGE) as i64)
+    .bind(after.map_or_else(|| "-1".to_string(), |a| a.0.to_string()))
+    .bind(asset.map(|a| i64::from(a.0)))
+    .bind(kind.map(AccountKind::as_str))
+    .bind(limit as i64 + 1)
+    .fetch_all(pool)
+    .await
+    .map_err(PgError::db("listing accounts"))?;
+    let more = rows.len() > limit;
+    let mut out = Vec::with_capacity(limit);
+    for row in rows.iter().take(limit) {
+        let t = "accounts";
+        let get = |e: sqlx::Error| PgError::BadValue { table: t, reason: e.to_string() };
+        let asset = asset_of(t, row)?;
+        let scale = i16::from(asset.scale);
+        let kind_name: String = row.try_get("kind").map_err(get)?;
+        let limit_kind: String = row.try_get("limit_kind").map_err(get)?;
+        let overdraft = units(t, &row.try_get::<String, _>("overdraft").map_err(get)?, scale)?;
+        let account = Account {
+            id: AccountId(id128(t, &row.try_get::<String, _>("id").map_err(get)?)?),
+            asset: asset.id,
+            kind: account_kind_of(&kind_name)
+                .ok_or_else(|| PgError::BadValue { table: t, reason: format!("kind {kind_name:?}") })?,
+            limit: limit_of(&limit_kind, overdraft)
+                .ok_or_else(|| PgError::BadValue { table: t, reason: format!("limit_kind {limit_kind:?}") })?,
+            history: row.try_get("history").map_err(get)?,
+            metadata: metadata_of(t, row.try_get("metadata").map_err(get)?)?,
+            debits_pending: units(t, &row.try_get::<String, _>("dp").map_err(get)?, scale)?,
+            debits_posted: units(t, &row.try_get::<String, _>("dd").map_err(get)?, scale)?,
+            credits_pending: units(t, &row.try_get::<String, _>("cp").map_err(get)?, scale)?,
+            credits_posted: units(t, &row.try_get::<String, _>("cd").map_err(get)?, scale)?,
+            closed: row.try_get("closed").map_err(get)?,
+            timestamp: Timestamp(row.try_get::<i64, _>("ts_ns").map_err(get)? as u64),
+        };
+        out.push((account, asset));
+    }
+    let next = if more { out.last().map(|(a, _)| a.id) } else { None };
+    Ok((out, next))
+}
+
+/// What the transfers list filters on (all optional): touching an account (either side), of an
+/// asset, of a kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferFilter {
+    /// Debited or credited.
+    pub account: Option<AccountId>,
+    /// Of this asset.
+    pub asset: Option<AssetId>,
+    /// Of this kind.
+    pub kind: Option<TransferKind>,
+}
+
+/// A page of accepted transfers (entries are not transfers) in the order they were applied,
+/// after the one applied at `after` (exclusive), at most `limit` (≤ [`MAX_PAGE`]), each with its
+/// asset, and the cursor of the next page (the last one's timestamp; `None` at the end). A
+/// pending transfer's state is as of the read model's position, as the ledger's is as of its head.
+pub async fn transfers_page(
+    pool: &PgPool,
+    after: Option<Timestamp>,
+    limit: usize,
+    filter: TransferFilter,
+) -> Result<(Vec<(Transfer, Asset)>, Option<Timestamp>), PgError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let rows = sqlx::query(
+        "SELECT t.transfer_id::text AS id, t.kind, t.debit_account::text AS debit, t.credit_account::text AS credit,
+                t.asset_id, t.amount::text AS amount, t.pending_id::text AS pending_id, t.expires_at_ns,
+                t.metadata::text AS metadata, t.ts_ns, s.code, s.scale, s.ts_ns AS asset_ts,
+                CASE WHEN t.kind <> 'pending' THEN 'none'
+                     WHEN EXISTS (SELECT 1 FROM expirations e WHERE e.transfer_id = t.transfer_id) THEN 'expired'
+                     ELSE COALESCE((SELECT CASE p.kind WHEN 'post_pending' THEN 'posted' ELSE 'voided' END
+                                    FROM transfers p WHERE p.pending_id = t.transfer_id LIMIT 1), 'pending')
+                END AS pending_state
+         FROM transfers t JOIN assets s USING (asset_id)
+         WHERE t.ts_ns > $1
+           AND ($2::numeric IS NULL OR t.debit_account = $2::numeric OR t.credit_account = $2::numeric)
+           AND ($3::int8 IS NULL OR t.asset_id = $3) AND ($4::text IS NULL OR t.kind = $4)
+         ORDER BY t.ts_ns LIMIT $5",
+    )
+    .bind(after.map_or(-1, |t| i64::try_from(t.0).unwrap_or(i64::MAX)))
+    .bind(filter.account.map(|a| a.0.to_string()))
+    .bind(filter.asset.map(|a| i64::from(a.0)))
+    .bind(filter.kind.map(aurum_ledger_node::facts::transfer_kind_name))
+    .bind(limit as i64 + 1)
     .fetch_all(pool)
     .await
     .map_err(PgError::db("listing transfers"))?;
-    rows.into_iter().map(|(id, ts)| Ok((TransferId(id128("transfers", &id)?), Timestamp(ts as u64)))).collect()
+    let more = rows.len() > limit;
+    let mut out = Vec::with_capacity(limit);
+    for row in rows.iter().take(limit) {
+        let t = "transfers";
+        let get = |e: sqlx::Error| PgError::BadValue { table: t, reason: e.to_string() };
+        let asset = asset_of(t, row)?;
+        let scale = i16::from(asset.scale);
+        let kind_name: String = row.try_get("kind").map_err(get)?;
+        let state: String = row.try_get("pending_state").map_err(get)?;
+        let pending_id: Option<String> = row.try_get("pending_id").map_err(get)?;
+        let transfer = Transfer {
+            id: TransferId(id128(t, &row.try_get::<String, _>("id").map_err(get)?)?),
+            debit_account: AccountId(id128(t, &row.try_get::<String, _>("debit").map_err(get)?)?),
+            credit_account: AccountId(id128(t, &row.try_get::<String, _>("credit").map_err(get)?)?),
+            amount: units(t, &row.try_get::<String, _>("amount").map_err(get)?, scale)?,
+            asset: asset.id,
+            kind: transfer_kind_of(&kind_name)
+                .ok_or_else(|| PgError::BadValue { table: t, reason: format!("kind {kind_name:?}") })?,
+            pending_id: pending_id.map(|p| id128(t, &p).map(TransferId)).transpose()?,
+            expires_at: row.try_get::<Option<i64>, _>("expires_at_ns").map_err(get)?.map(|e| Timestamp(e as u64)),
+            pending_state: match state.as_str() {
+                "none" => PendingState::None,
+                "pending" => PendingState::Pending,
+                "posted" => PendingState::Posted,
+                "voided" => PendingState::Voided,
+                "expired" => PendingState::Expired,
+                other => return Err(PgError::BadValue { table: t, reason: format!("pending state {other:?}") }),
+            },
+            metadata: metadata_of(t, row.try_get("metadata").map_err(get)?)?,
+            timestamp: Timestamp(row.try_get::<i64, _>("ts_ns").map_err(get)? as u64),
+        };
+        out.push((transfer, asset));
+    }
+    let next = if more { out.last().map(|(t, _)| t.timestamp) } else { None };
+    Ok((out, next))
+}
+
+/// The asset columns (`asset_id`, `code`, `scale`, `asset_ts`) of a list row.
+fn asset_of(table: &'static str, row: &sqlx::postgres::PgRow) -> Result<Asset, PgError> {
+    let get = |e: sqlx::Error| PgError::BadValue { table, reason: e.to_string() };
+    let id: i64 = row.try_get("asset_id").map_err(get)?;
+    let scale: i16 = row.try_get("scale").map_err(get)?;
+    Ok(Asset {
+        id: AssetId(u32::try_from(id).map_err(|_| PgError::BadValue { table, reason: format!("asset id {id}") })?),
+        code: row.try_get("code").map_err(get)?,
+        scale: u8::try_from(scale).map_err(|_| PgError::BadValue { table, reason: format!("scale {scale}") })?,
+        timestamp: Timestamp(row.try_get::<i64, _>("asset_ts").map_err(get)? as u64),
+    })
+}
+
+fn metadata_of(table: &'static str, json: Option<String>) -> Result<Metadata, PgError> {
+    json.map_or(Ok(Metadata::new()), |j| {
+        serde_json::from_str(&j).map_err(|e| PgError::BadValue { table, reason: format!("metadata {j:?}: {e}") })
+    })
 }
 
 /// A digest of every table's content in primary-key order (md5 of the rows' text), for

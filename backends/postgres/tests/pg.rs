@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aurum_ledger::{
     AccountId, AccountKind, AsOf, AssetId, CloseAccount, Command, CreateAccount, CreateAsset, CreateEntry,
-    CreateTransfer, Ledger, Limit, Metadata, PostPending, Posting, Side, Timestamp, TransferFlags, TransferId,
-    VoidPending,
+    CreateTransfer, Ledger, Limit, Metadata, Movement, MovementFilter, PostPending, Posting, Side, Timestamp,
+    TransferFlags, TransferId, TransferKind, VoidPending,
 };
 use aurum_ledger_node::engine::{Clock, Engine, EngineConfig};
 use aurum_ledger_node::journal::JournalReader;
@@ -275,13 +275,58 @@ fn the_projection_answers_as_the_ledger_does() {
         .await
         .unwrap();
         assert!(rate.iter().any(|r| r.1.as_deref() == Some("XAU") && r.2 < r.3), "{rate:?}");
-        // Transfers of an account, paged by timestamp, are the ledger's in order.
-        let vault = AccountId(VAULT);
-        let first = read::transfers_of(model.pool(), vault, None, 4).await.unwrap();
-        let next = read::transfers_of(model.pool(), vault, Some(first.last().unwrap().1.0), 4).await.unwrap();
-        assert_eq!(first.len(), 4);
-        assert!(next.first().unwrap().1 > first.last().unwrap().1);
-        assert!(first.iter().chain(&next).all(|(id, _)| ledger.transfer(*id).is_some()));
+        // The list pages are the ledger's records — accounts with balances, limits and the closed
+        // flag; transfers with pending states and expiries — under every filter, page by page.
+        for (asset, kind) in [(None, None), (Some(USD), None), (Some(XAU), Some(AccountKind::Liability))] {
+            let (mut after, mut listed) = (None, Vec::new());
+            loop {
+                let (page, next) = read::accounts_page(model.pool(), after, 3, asset, kind).await.unwrap();
+                listed.extend(page);
+                after = next;
+                if after.is_none() {
+                    break;
+                }
+            }
+            let (expected, _) = ledger.accounts_page(None, usize::MAX, asset, kind);
+            let expected: Vec<_> =
+                expected.into_iter().map(|a| (a.clone(), ledger.asset(a.asset).unwrap().clone())).collect();
+            assert!(!expected.is_empty());
+            assert_eq!(listed, expected, "accounts of {asset:?} {kind:?}");
+        }
+        let filters = [
+            read::TransferFilter::default(),
+            read::TransferFilter { account: Some(AccountId(VAULT)), ..Default::default() },
+            read::TransferFilter { kind: Some(TransferKind::Pending), ..Default::default() },
+            read::TransferFilter { asset: Some(USD), kind: Some(TransferKind::Posted), ..Default::default() },
+        ];
+        let mut states = std::collections::BTreeSet::new();
+        for filter in filters {
+            let (mut after, mut listed) = (None, Vec::new());
+            loop {
+                let (page, next) = read::transfers_page(model.pool(), after, 7, filter).await.unwrap();
+                listed.extend(page);
+                after = next;
+                if after.is_none() {
+                    break;
+                }
+            }
+            let movements =
+                MovementFilter { account: filter.account, asset: filter.asset, kind: filter.kind, entries_only: false };
+            let (all, _) = ledger.movements_page(0, usize::MAX, usize::MAX, &movements);
+            let expected: Vec<_> = all
+                .into_iter()
+                .filter_map(|m| match m {
+                    Movement::Transfer(t) => Some((t.clone(), ledger.asset(t.asset).unwrap().clone())),
+                    Movement::Entry(_) => None,
+                })
+                .collect();
+            assert!(!expected.is_empty(), "{filter:?}");
+            states.extend(listed.iter().map(|(t, _)| format!("{:?}", t.pending_state)));
+            assert_eq!(listed, expected, "transfers {filter:?}");
+        }
+        for state in ["None", "Posted", "Voided", "Expired"] {
+            assert!(states.contains(state), "a {state} transfer was compared: {states:?}");
+        }
     });
 }
 
@@ -397,11 +442,61 @@ fn a_different_journal_is_refused() {
 }
 
 #[test]
+fn a_read_model_from_before_0003_is_emptied_by_it_and_rebuilt_identically_by_the_next_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 30, 5);
+    rt().block_on(async {
+        // A schema at migration 2 with a projection in it (its rows lack 0003's columns).
+        let old = fresh_config();
+        let schema = old.schema.clone().unwrap();
+        let setup = sqlx::PgPool::connect(&old.url).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(&setup).await.unwrap();
+        let mut tx = setup.begin().await.unwrap();
+        sqlx::raw_sql(&format!("SET LOCAL search_path TO {schema}")).execute(&mut *tx).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE aurum_schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                 checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for m in &aurum_pg::migrate::MIGRATIONS[..2] {
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO aurum_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(m.checksum())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO assets VALUES (1, 'XAU', 3, 1, 1);
+             INSERT INTO aurum_projection (name, next_seq) VALUES ('default', 2)",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let upgraded = ReadModel::connect(&old).await.unwrap();
+        assert_eq!(scalar(&upgraded, "SELECT count(*) FROM aurum_projection").await, 0, "the position is gone");
+        assert_eq!(scalar(&upgraded, "SELECT count(*) FROM assets").await, 0, "and the rows with it");
+        let report = project(&upgraded, dir.path(), 7).await;
+        assert!(report.blocks > 30, "{report:?}");
+        let fresh = ReadModel::connect(&fresh_config()).await.unwrap();
+        project(&fresh, dir.path(), 7).await;
+        assert_eq!(table_digests(upgraded.pool()).await.unwrap(), table_digests(fresh.pool()).await.unwrap());
+    });
+}
+
+#[test]
 fn migrations_are_applied_once_and_a_changed_or_newer_schema_is_refused() {
     rt().block_on(async {
         let config = fresh_config();
         let model = ReadModel::connect(&config).await.unwrap();
-        assert_eq!(scalar(&model, "SELECT count(*) FROM aurum_schema_migrations").await, 2);
+        let all = aurum_pg::migrate::MIGRATIONS.len() as i64;
+        assert_eq!(scalar(&model, "SELECT count(*) FROM aurum_schema_migrations").await, all);
         assert!(aurum_pg::migrate::migrate(model.pool()).await.unwrap().is_empty(), "nothing left to apply");
         assert!(scalar(&model, "SELECT count(*) FROM dim_date").await > 36_000);
         sqlx::query("UPDATE aurum_schema_migrations SET checksum = 'x' WHERE version = 2")

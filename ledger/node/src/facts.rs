@@ -15,7 +15,7 @@
 //! state describes a past block's transfers equally well.
 
 use aurum_ledger::{
-    AccountId, AccountKind, AssetId, Command, Ledger, Metadata, Outcome, ResultCode, Side, Timestamp, Transfer,
+    AccountId, AccountKind, AssetId, Command, Ledger, Limit, Metadata, Outcome, ResultCode, Side, Timestamp, Transfer,
     TransferId, TransferKind,
 };
 
@@ -43,6 +43,8 @@ pub enum Fact<'a> {
         asset: AssetId,
         /// Its kind.
         kind: AccountKind,
+        /// Its balance limit.
+        limit: Limit,
         /// Whether it keeps balance history.
         history: bool,
         /// Its annotations.
@@ -171,6 +173,7 @@ fn command_facts<E>(
                 id: a.id,
                 asset: a.asset,
                 kind: a.kind,
+                limit: a.limit,
                 history: a.history,
                 metadata: &a.metadata,
                 timestamp,
