@@ -907,6 +907,19 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
         ),
     );
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    // The server projects new blocks in the background, before anyone asks. (Watched from
+    // another data directory: the journal is on Kafka, the read model in PostgreSQL.)
+    let elsewhere = tempfile::tempdir().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let args =
+            ["--journal", &journal, "--read-model", &pg, "--read-model-schema", &schema, "--json", "pg", "status"];
+        let status: serde_json::Value = serde_json::from_str(&stdout(&aurum(elsewhere.path(), &args))).unwrap();
+        if status["lag_blocks"] == 0 && status["journal_head"] == 5 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the read model did not follow the journal: {status}");
+    }
     let get = |port: u16, path: &str| {
         let r = http(
             port,
@@ -917,12 +930,31 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
         let source = head.lines().find_map(|l| l.strip_prefix("aurum-read-source: ")).unwrap_or("none").to_string();
         (source, serde_json::from_str::<serde_json::Value>(body).unwrap())
     };
-    let paths =
-        ["/v1/accounts/20/statement", "/v1/accounts/20/balance?as_of_seq=4", "/v1/accounts/20/balance?as_of_seq=5"];
-    let from_pg: Vec<_> = paths.iter().map(|p| get(port, p)).collect();
+    let mut paths: Vec<String> = [
+        "/v1/accounts/20/statement",
+        "/v1/accounts/20/balance?as_of_seq=4",
+        "/v1/accounts/20/balance?as_of_seq=5",
+        "/v1/accounts",
+        "/v1/accounts?kind=liability&limit=1",
+        "/v1/transfers",
+        "/v1/transfers?account=20&limit=1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut from_pg: Vec<_> = paths.iter().map(|p| get(port, p)).collect();
     assert!(from_pg.iter().all(|(source, _)| source == "read-model"), "{from_pg:?}");
     assert_eq!(from_pg[0].1["lines"].as_array().unwrap().len(), 2, "the API's own transfer is there: {:?}", from_pg[0]);
     assert_eq!((from_pg[1].1["balance"].as_str(), from_pg[2].1["balance"].as_str()), (Some("2.500"), Some("2.750")));
+    // The lists come from PostgreSQL too: both accounts with their balances, both transfers.
+    assert_eq!(from_pg[3].1["data"][1]["balance"], "2.750", "{:?}", from_pg[3]);
+    assert_eq!(from_pg[5].1["data"].as_array().map(Vec::len), Some(2), "{:?}", from_pg[5]);
+    assert_eq!(from_pg[5].1["data"][1]["metadata"]["aurum.api_key"].as_str().map(str::is_empty), Some(false));
+    // A page's cursor continues it, whichever source answers the next page.
+    let cursor = from_pg[6].1["next_cursor"].as_str().expect("a second page").to_string();
+    paths.push(format!("/v1/transfers?account=20&limit=1&cursor={cursor}"));
+    from_pg.push(get(port, paths.last().unwrap()));
+    assert_eq!(from_pg[7].1["data"][0]["id"], "2", "{:?}", from_pg[7]);
+    assert_eq!(from_pg[7].1["next_cursor"], serde_json::Value::Null);
     stop(server);
     // The API's transfer was projected while answering: the read model is at the head.
     let status: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "pg", "status"]))).unwrap();

@@ -272,4 +272,32 @@ impl aurum_api::read_model::ReadModel for PgHistory {
             async move { aurum_pg::read::balance_as_of(self.pool()?, account, as_of).await.map_err(|e| e.to_string()) },
         )
     }
+
+    fn accounts_page(
+        &self,
+        after: Option<aurum_ledger::AccountId>,
+        limit: usize,
+        asset: Option<aurum_ledger::AssetId>,
+        kind: Option<aurum_ledger::AccountKind>,
+    ) -> aurum_api::read_model::ReadFuture<'_, aurum_api::read_model::AccountPage> {
+        Box::pin(async move {
+            aurum_pg::read::accounts_page(self.pool()?, after, limit, asset, kind).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn transfers_page(
+        &self,
+        after: Option<aurum_ledger::Timestamp>,
+        limit: usize,
+        filter: aurum_ledger::MovementFilter,
+    ) -> aurum_api::read_model::ReadFuture<'_, aurum_api::read_model::TransferPage> {
+        Box::pin(async move {
+            if filter.entries_only {
+                return Err("the read model lists transfers, not entries".to_string());
+            }
+            let filter =
+                aurum_pg::read::TransferFilter { account: filter.account, asset: filter.asset, kind: filter.kind };
+            aurum_pg::read::transfers_page(self.pool()?, after, limit, filter).await.map_err(|e| e.to_string())
+        })
+    }
 }

@@ -512,6 +512,38 @@ fn spawn_risk_tasks(state: &AppState, stop: &tokio::sync::watch::Sender<bool>) -
     tasks
 }
 
+/// How often the read model is brought up to the journal's head in the background (requests
+/// still catch it up before answering: this keeps that short).
+pub const READ_MODEL_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keep the read model, if any, projected up to the engine's head until `stop` turns true.
+fn spawn_read_model_follower(
+    state: &AppState,
+    stop: &tokio::sync::watch::Sender<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let model = state.inner.read_model.clone()?;
+    let (engine, mut stop) = (state.engine().clone(), stop.subscribe());
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(READ_MODEL_FOLLOW_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut through = 0;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if engine.head().0 <= through {
+                        continue;
+                    }
+                    // A failure is the model's to log and back off from; the next tick retries.
+                    if let Ok(t) = model.catch_up(&engine.journal_reader()).await {
+                        through = t;
+                    }
+                }
+                () = crate::risk::webhook::stopped(&mut stop) => return,
+            }
+        }
+    }))
+}
+
 async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -521,14 +553,16 @@ async fn run(
     let app = router_with(state.clone(), bench_routes);
     let sweeper = tokio::spawn(state.idempotency().clone().sweep_periodically());
     let (stop, _) = tokio::sync::watch::channel(false);
-    let risk_tasks = spawn_risk_tasks(&state, &stop);
+    let mut background = spawn_risk_tasks(&state, &stop);
+    background.extend(spawn_read_model_follower(&state, &stop));
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     let _ = sweeper.await; // its store handle is dropped before the engine closes
-    // The webhook holds the log and the state: it must be gone before the engine closes. It stops
-    // within one poll wait (an alert being retried is delivered again after the restart).
+    // The webhook and the read model's follower hold the state: they must be gone before the
+    // engine closes. The webhook stops within one poll wait (an alert being retried is delivered
+    // again after the restart); the follower after the catch-up in progress.
     let _ = stop.send(true);
-    for task in risk_tasks {
+    for task in background {
         let _ = task.await;
     }
     served?;

@@ -504,6 +504,28 @@ impl Ledger {
         (v, next)
     }
 
+    /// The position (a [`Ledger::movements_page`] cursor) of the first transfer or entry id used
+    /// after `ts`: ids are stored in the order they were first used, with strictly increasing
+    /// timestamps, so a time names a position — the cursor a read model can share.
+    pub fn movement_position_after(&self, ts: Timestamp) -> u64 {
+        let (mut lo, mut hi) = (0, self.transfers.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.transfers.at(mid).record.timestamp <= ts {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo as u64
+    }
+
+    /// When the transfer or entry id at `position` was first used (failed ones included).
+    pub fn movement_timestamp_at(&self, position: u64) -> Option<Timestamp> {
+        let pos = usize::try_from(position).ok()?;
+        (pos < self.transfers.len()).then(|| self.transfers.at(pos).record.timestamp)
+    }
+
     /// A page of accepted transfers and entries in the order they were applied, starting at
     /// position `from` (a cursor: 0 for the first page), at most `limit` of those matching
     /// `filter`, scanning at most `scan_budget` stored ids (so a rare filter cannot make one page

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, CommandKind, Problem};
-use crate::read_model::READ_SOURCE_HEADER;
+use crate::read_model::with_source;
 use crate::routes::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::model::{
     AccountView, DecimalString, Id, KindJson, LimitJson, MetadataIn, client_metadata, parse_id,
@@ -266,6 +266,16 @@ pub async fn list(
         },
     };
     let kind = q.kind.map(AccountKind::from);
+    if let Some(model) = state.caught_up_read_model().await {
+        match model.accounts_page(after, limit, asset, kind).await {
+            Ok((page, next)) => {
+                let data = page.iter().map(|(a, s)| AccountView::of(a, s)).collect();
+                let page = AccountPage { data, next_cursor: next.map(|n| n.0.to_string()) };
+                return Ok(with_source(json(StatusCode::OK, &page), "read-model"));
+            }
+            Err(error) => tracing::warn!(%error, "read model failed: answering from memory"),
+        }
+    }
     let (data, next) = state
         .read(move |l| {
             let (page, next) = l.accounts_page(after, limit, asset, kind);
@@ -274,7 +284,8 @@ pub async fn list(
             (data, next)
         })
         .await?;
-    Ok(json(StatusCode::OK, &AccountPage { data, next_cursor: next.map(|n| n.0.to_string()) }))
+    let page = AccountPage { data, next_cursor: next.map(|n| n.0.to_string()) };
+    Ok(with_source(json(StatusCode::OK, &page), "memory"))
 }
 
 /// An account's balances: current, or as of a journal sequence (`as_of_seq`) or a time (`as_of`).
@@ -365,11 +376,6 @@ pub async fn balance(
 }
 
 /// Say where history came from (`Aurum-Read-Source`).
-fn with_source(mut response: Response, source: &'static str) -> Response {
-    response.headers_mut().insert(READ_SOURCE_HEADER, axum::http::HeaderValue::from_static(source));
-    response
-}
-
 /// An account's statement: every change in `[from, to]` with the balances after it.
 #[utoipa::path(get, path = "/v1/accounts/{id}/statement", tag = "accounts", security(("bearer" = [])),
     params(("id" = String, Path, description = "Account id"), StatementQuery),

@@ -17,7 +17,9 @@ use crate::routes::model::{
     DecimalString, EntryView, Id, MetadataIn, PostingView, SideJson, client_metadata, parse_id,
 };
 use crate::routes::transfers::{check_batch_len, with_api_key, with_idempotency};
-use crate::routes::{Caller, account_filter, batch_outcome, json, movement_cursor, page_limit, single_outcome};
+use crate::routes::{
+    Caller, account_filter, batch_outcome, json, movement_cursor, next_movement_cursor, page_limit, single_outcome,
+};
 use crate::server::AppState;
 
 /// One posting of an entry.
@@ -242,7 +244,8 @@ pub async fn list(
     let filter = MovementFilter { account, asset: None, kind: None, entries_only: true };
     let page = state
         .read(move |l| {
-            let (items, next) = l.movements_page(from, limit, LIST_SCAN_BUDGET_ITEMS, &filter);
+            let (items, next) = l.movements_page(from.position(l), limit, LIST_SCAN_BUDGET_ITEMS, &filter);
+            let next_cursor = next_movement_cursor(l, next);
             let data = items
                 .into_iter()
                 .filter_map(|m| match m {
@@ -254,7 +257,7 @@ pub async fn list(
                     aurum_ledger::Movement::Transfer(_) => None,
                 })
                 .collect();
-            EntryPage { data, next_cursor: next.map(|n| n.to_string()) }
+            EntryPage { data, next_cursor }
         })
         .await?;
     Ok(json(StatusCode::OK, &page))

@@ -12,7 +12,7 @@ pub mod recon;
 pub mod risk;
 pub mod transfers;
 
-use aurum_ledger::{AccountId, Outcome, ResultCode};
+use aurum_ledger::{AccountId, Outcome, ResultCode, Timestamp};
 
 use crate::routes::model::parse_id;
 use axum::extract::FromRequestParts;
@@ -159,11 +159,51 @@ pub fn batch_outcome_with_risk(
 }
 
 /// The position a `?cursor=` of a movements list names (0: the first page).
-pub fn movement_cursor(cursor: Option<&str>) -> Result<u64, ApiError> {
-    cursor
-        .map(|c| c.parse::<u64>().map_err(|_| ApiError::query("cursor", "cursor is not one this API issued")))
-        .transpose()
-        .map(Option::unwrap_or_default)
+pub fn movement_cursor(cursor: Option<&str>) -> Result<MovementCursor, ApiError> {
+    let bad = || ApiError::query("cursor", "cursor is not one this API issued");
+    Ok(match cursor {
+        None => MovementCursor::Position(0),
+        Some(c) => match c.strip_prefix('t') {
+            Some(ns) => MovementCursor::After(Timestamp(ns.parse().map_err(|_| bad())?)),
+            None => MovementCursor::Position(c.parse().map_err(|_| bad())?),
+        },
+    })
+}
+
+/// Where a transfers or entries page starts. Pages end with `t<ns>` cursors ("after the id first
+/// used at that time"), which the in-memory ledger and the read model both answer; a bare number
+/// (a position, issued by earlier versions) is still accepted, by the ledger alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementCursor {
+    /// A position in the ledger's id order.
+    Position(u64),
+    /// After the id first used at this time.
+    After(Timestamp),
+}
+
+impl MovementCursor {
+    /// The position in `l` the page starts at.
+    pub fn position(self, l: &aurum_ledger::Ledger) -> u64 {
+        match self {
+            MovementCursor::Position(p) => p,
+            MovementCursor::After(t) => l.movement_position_after(t),
+        }
+    }
+
+    /// The time after which the page starts, for a read model (`None` for a position cursor).
+    pub fn after(self) -> Option<Option<Timestamp>> {
+        match self {
+            MovementCursor::Position(0) => Some(None),
+            MovementCursor::Position(_) => None,
+            MovementCursor::After(t) => Some(Some(t)),
+        }
+    }
+}
+
+/// The cursor of the page after one that stopped before position `next` of `l`.
+pub fn next_movement_cursor(l: &aurum_ledger::Ledger, next: Option<u64>) -> Option<String> {
+    let last = l.movement_timestamp_at(next?.checked_sub(1)?)?;
+    Some(format!("t{}", last.0))
 }
 
 /// The account a `?account=` filter names.

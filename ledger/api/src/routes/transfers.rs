@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::config::LIST_SCAN_BUDGET_ITEMS;
 use crate::error::{ApiError, CommandKind, PROBLEM_CONTENT_TYPE, Problem, json_response};
 use crate::idempotency::{Lookup, StoredResponse, header_key};
+use crate::read_model::with_source;
 use crate::risk::review::{Resolution, ResolutionAction, ReviewState, ReviewStore};
 use crate::risk::{self, Candidate, RiskView, blocking, now_ns};
 use crate::routes::extract::{ApiJson, ApiPath, ApiQuery};
@@ -28,7 +29,7 @@ use crate::routes::model::{
 };
 use crate::routes::{
     BatchResponse, Caller, account_filter, batch_outcome, batch_outcome_with_risk, json, mark_replayed,
-    movement_cursor, page_limit, single_outcome,
+    movement_cursor, next_movement_cursor, page_limit, single_outcome,
 };
 use crate::server::AppState;
 
@@ -420,10 +421,24 @@ pub async fn list(
         },
     };
     let filter = MovementFilter { account, asset, kind: q.kind.map(TransferKindJson::to_ledger), entries_only: false };
+    // A read model answers pages named by time (every cursor this API issues now).
+    if let Some(after) = from.after()
+        && let Some(model) = state.caught_up_read_model().await
+    {
+        match model.transfers_page(after, limit, filter).await {
+            Ok((items, next)) => {
+                let data = items.iter().map(|(t, a)| TransferView::of(t, a)).collect();
+                let page = TransferPage { data, next_cursor: next.map(|t| format!("t{}", t.0)) };
+                return Ok(with_source(json(StatusCode::OK, &page), "read-model"));
+            }
+            Err(error) => tracing::warn!(%error, "read model failed: answering from memory"),
+        }
+    }
     let page = state
         .read(move |l| {
             // Entries share the transfers' sequence; this endpoint lists transfers only.
-            let (items, next) = l.movements_page(from, limit, LIST_SCAN_BUDGET_ITEMS, &filter);
+            let (items, next) = l.movements_page(from.position(l), limit, LIST_SCAN_BUDGET_ITEMS, &filter);
+            let next_cursor = next_movement_cursor(l, next);
             let data: Vec<TransferView> = items
                 .into_iter()
                 .filter_map(|m| match m {
@@ -431,10 +446,10 @@ pub async fn list(
                     aurum_ledger::Movement::Entry(_) => None,
                 })
                 .collect();
-            TransferPage { data, next_cursor: next.map(|n| n.to_string()) }
+            TransferPage { data, next_cursor }
         })
         .await?;
-    Ok(json(StatusCode::OK, &page))
+    Ok(with_source(json(StatusCode::OK, &page), "memory"))
 }
 
 /// Run a post or void and render the stored posting/voiding transfer.

@@ -141,11 +141,17 @@ pub(crate) fn check(l: &Ledger) -> Result<(), InvariantViolation> {
     if !l.transfers.index_consistent() {
         return fail("transfer index does not match its arena".to_string());
     }
+    let mut previous: Option<Timestamp> = None;
     for (id, s) in l.transfers.iter() {
         let r = &s.record;
         if id.0 == 0 || r.timestamp > latest {
             return fail(format!("transfer slot {id:?} malformed"));
         }
+        // Ids are stored in the order first used: time-named cursors depend on it.
+        if previous.is_some_and(|p| p >= r.timestamp) {
+            return fail(format!("transfer slot {id:?} is not later than the one before it"));
+        }
+        previous = Some(r.timestamp);
         match &s.body {
             Body::Failed => {
                 if r.code.is_ok() || r.amount.is_some() {

@@ -118,8 +118,10 @@ pub(crate) fn encode_chunked(l: &Ledger, out: &mut Vec<u8>, sink: &mut dyn FnMut
         put_record(out, r);
     }
 
+    // In the order the ids were first used (their records' timestamps are unique and ascend in
+    // it): the order lists page in, which a restart from the snapshot must keep.
     let mut transfers: Vec<(TransferId, &TransferSlot)> = l.transfers.iter().map(|(k, v)| (*k, v)).collect();
-    transfers.sort_unstable_by_key(|e| e.0);
+    transfers.sort_unstable_by_key(|e| e.1.record.timestamp);
     put_len(out, transfers.len());
     for (id, s) in transfers {
         put_u128(out, id.0);
@@ -285,8 +287,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Ledger, DecodeError> {
     let mut prev = None;
     for _ in 0..n {
         let id = TransferId(r.u128("transfer id")?);
-        ascending(&r, &mut prev, id, "transfer")?;
         let rec = record(&mut r)?;
+        ascending(&r, &mut prev, rec.timestamp, "transfer record timestamp")?;
+        if l.transfers.contains_key(&id) {
+            return Err(r.err(&format!("transfer {id:?} appears twice")));
+        }
         let body = match r.u8("transfer body tag")? {
             0 => Body::Failed,
             1 => {
