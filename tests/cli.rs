@@ -887,6 +887,10 @@ fn the_journal_on_kafka_and_the_read_model_in_postgresql_are_chosen_by_configura
     // Partitioned by key as the embedded log does it: crc32c("k") % 2 = 0.
     let consumed = stdout(&with(&["log", "consume", "cli.notes", "--partition", "0"]));
     assert!(consumed.contains("cli.notes/0@0") && consumed.contains("value=hello"), "{consumed}");
+    // The lake's topic sinks read the scores from Kafka: one record, one row per transfer.
+    let lake: serde_json::Value = serde_json::from_str(&stdout(&with(&["--json", "lake", "sync"]))).unwrap();
+    let scores = lake["tables"].as_array().unwrap().iter().find(|t| t["table"] == "risk_scores").unwrap();
+    assert_eq!((scores["records"].as_u64(), scores["rows"].as_u64()), (Some(1), Some(1)), "{lake}");
     let refused = with(&["log", "retention"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("embedded log's"), "{refused:?}");
     let err = aurum(d, &["--journal", "kafka://nohost", "ledger", "account", "20"]);
