@@ -22,8 +22,8 @@
 use std::time::Duration;
 
 use aurum_log::{SharedTopics, Topics};
+use aurum_retry::{Backoff, RetryPolicy};
 use aurum_risk::stream::{ALERTS_TOPIC, Alert};
-use aurum_vfs::rng::SplitMix64;
 use tokio::sync::watch;
 
 use crate::config::{WebhookLimits, redact_url};
@@ -69,22 +69,13 @@ pub fn payload(a: &Alert) -> serde_json::Value {
     serde_json::json!({ "text": summary(a), "alert": a })
 }
 
-/// Exponential backoff with jitter: the delay before retry `k` (1-based) is drawn uniformly from
-/// `[d/2, d]` with `d = min(max, base · 2^(k−1))`, from a seeded generator.
-#[derive(Debug)]
-struct Backoff {
-    base: Duration,
-    max: Duration,
-    rng: SplitMix64,
-}
-
-impl Backoff {
-    fn delay(&mut self, retry: u32) -> Duration {
-        let base_ms = u64::try_from(self.base.as_millis()).unwrap_or(u64::MAX).max(1);
-        let max_ms = u64::try_from(self.max.as_millis()).unwrap_or(u64::MAX).max(base_ms);
-        let ceiling = base_ms.saturating_mul(1u64 << retry.saturating_sub(1).min(40)).min(max_ms);
-        Duration::from_millis(self.rng.range_inclusive(ceiling / 2, ceiling))
-    }
+/// The webhook's delays: `aurum_retry`'s exponential backoff, drawn from `[d/2, d]` with
+/// `d = min(max, base · 2^(k−1))` before retry `k`. The webhook retries without an attempt limit
+/// (an alert is never dropped), so `max_attempts` is unused here.
+fn backoff(base: Duration, max: Duration, seed: u64) -> Backoff {
+    let base_ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX).max(1);
+    let max_delay_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX).max(base_ms);
+    Backoff::new(RetryPolicy { base_ms, max_delay_ms, max_attempts: 1, jitter_percent: 50, seed: None }, seed)
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
@@ -160,8 +151,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
     };
     let WebhookLimits { retry_base_delay, max_retry_delay, batch_alerts, poll_wait, .. } = limits;
-    let mut backoff =
-        Backoff { base: retry_base_delay, max: max_retry_delay, rng: SplitMix64::new(crate::risk::now_ns()) };
+    let mut backoff = backoff(retry_base_delay, max_retry_delay, crate::risk::now_ns());
     let log = state.topics().clone();
     let metrics = state.metrics();
     tracing::info!(webhook = %redact_url(&url), group = WEBHOOK_GROUP, "risk alert webhook started");
@@ -253,8 +243,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_the_cap_within_the_jitter_band() {
-        let mut b =
-            Backoff { base: Duration::from_millis(100), max: Duration::from_millis(1000), rng: SplitMix64::new(7) };
+        let mut b = backoff(Duration::from_millis(100), Duration::from_millis(1000), 7);
         for (retry, ceiling) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (60, 1000)] {
             let d = b.delay(retry).as_millis() as u64;
             assert!((ceiling / 2..=ceiling).contains(&d), "retry {retry}: {d} not in [{}, {ceiling}]", ceiling / 2);
