@@ -77,6 +77,9 @@ enum Command {
     /// Fraud and anomaly scoring: scan the journal, alerts, rules files, synthetic traffic.
     #[command(subcommand)]
     Risk(commands::risk::RiskCommand),
+    /// The scheduler: list the jobs, run one now, show run history, run the scheduler.
+    #[command(subcommand)]
+    Jobs(commands::jobs::JobsCommand),
     /// The lakehouse: sync the journal into Iceberg tables, status, snapshot expiry.
     #[command(subcommand)]
     Lake(commands::lake::LakeCommand),
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Risk(cmd) => commands::risk::run(&ctx, cmd),
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
         Command::Lake(cmd) => commands::lake::run(&ctx, cmd),
+        Command::Jobs(cmd) => commands::jobs::run(&ctx, cmd),
         Command::Sql(args) => commands::lake::run_sql(&ctx, args),
         Command::Pg(cmd) => commands::backends::run_pg(&ctx, cmd),
     };

@@ -1012,3 +1012,48 @@ fn stop(child: std::process::Child) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "serve did not stop cleanly");
 }
+
+#[test]
+fn jobs_are_listed_triggered_recorded_and_configured_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&aurum(d, &["ledger", "create-asset", "--id", "1", "--code", "XAU", "--scale", "3"]));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "list"]))).unwrap();
+    let names: Vec<&str> = list["jobs"].as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lake-maintenance", "ledger-snapshot"], "no chain manifest: no recon job: {list}");
+    assert_eq!(list["jobs"][0]["tasks"][1]["after"][0], "sync", "{list}");
+
+    let run: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "trigger", "ledger-snapshot"]))).unwrap();
+    assert_eq!((run["state"].as_str(), run["trigger"].as_str()), (Some("success"), Some("manual")), "{run}");
+    assert_eq!(run["tasks"][0]["attempts"][0]["output"], r#"{"snapshot_seq":1}"#);
+    let lake: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "trigger", "lake-maintenance"]))).unwrap();
+    let states: Vec<&str> = lake["tasks"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["success", "success"], "{lake}");
+    // The history survives the process, newest first.
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "runs"]))).unwrap();
+    let jobs: Vec<&str> = runs["runs"].as_array().unwrap().iter().map(|r| r["job"].as_str().unwrap()).collect();
+    assert_eq!(jobs.len(), 2, "{runs}");
+    assert!(jobs.contains(&"ledger-snapshot") && jobs.contains(&"lake-maintenance"));
+
+    // A jobs file changes schedules and turns jobs off; mistakes are named.
+    let file = d.join("jobs.toml");
+    std::fs::write(&file, "[jobs.lake-maintenance]\nenabled = false\n[jobs.ledger-snapshot]\nschedule = \"@hourly\"\n")
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "list"]))).unwrap();
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["jobs"][0]["schedule"], "@hourly");
+    for (text, says) in [
+        ("[jobs.ledger-snapshot]\nschedule = \"61 * * * *\"\n", "minute field"),
+        ("[jobs.nightly-party]\nenabled = true\n", "unknown job \"nightly-party\""),
+        ("[jobs.ledger-snapshot]\ncolour = 1\n", "unknown field"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let o = aurum(d, &["jobs", "list"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{text}: {err}");
+    }
+    let o = aurum(d, &["jobs", "trigger", "nope", "--config", "/dev/null"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no DAG named \"nope\""), "{o:?}");
+}

@@ -54,7 +54,8 @@ pub struct SqlArgs {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// A runtime for the lakehouse's async API.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
@@ -102,20 +103,11 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
             Ok(())
         }
         LakeCommand::Expire { older_than_hours, retain_last } => {
-            let cutoff = hours_ago_ms(older_than_hours)?;
-            let reports = rt.block_on(async {
-                let lake = ctx.open_lake().await?;
-                let mut out = Vec::new();
-                for t in LakeTable::ALL {
-                    let r = aurum_lake::maintenance::expire_snapshots(&lake, t, cutoff, retain_last.max(1)).await?;
-                    out.push(json!({"table": t.name(), "snapshots_before": r.snapshots_before, "expired": r.expired, "files_deleted": r.files_deleted}));
-                }
-                Ok::<_, aurum_lake::LakeError>(out)
-            })?;
+            let report = expire_all(ctx, older_than_hours, retain_last)?;
             if ctx.json {
-                print_json(&json!({"tables": reports}));
+                print_json(&report);
             } else {
-                for r in &reports {
+                for r in report["tables"].as_array().into_iter().flatten() {
                     println!(
                         "{:10} {} of {} snapshots expired, {} manifest lists deleted",
                         r["table"].as_str().unwrap_or_default(),
@@ -184,6 +176,23 @@ pub fn run(ctx: &Context, cmd: LakeCommand) -> CliResult {
 fn hours_ago_ms(hours: u64) -> Result<i64, BoxError> {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     Ok(now_ms.saturating_sub(i64::try_from(hours).unwrap_or(i64::MAX).saturating_mul(3_600_000)))
+}
+
+/// Expire every table's snapshots older than `older_than_hours`, keeping at least `retain_last`
+/// (the maintenance job): data stays, history shortens.
+pub fn expire_all(ctx: &Context, older_than_hours: u64, retain_last: usize) -> Result<Value, BoxError> {
+    let cutoff = hours_ago_ms(older_than_hours)?;
+    let rt = runtime()?;
+    let tables = rt.block_on(async {
+        let lake = ctx.open_lake().await?;
+        let mut out = Vec::new();
+        for t in LakeTable::ALL {
+            let r = aurum_lake::maintenance::expire_snapshots(&lake, t, cutoff, retain_last.max(1)).await?;
+            out.push(json!({"table": t.name(), "snapshots_before": r.snapshots_before, "expired": r.expired, "files_deleted": r.files_deleted}));
+        }
+        Ok::<_, aurum_lake::LakeError>(out)
+    })?;
+    Ok(json!({"tables": tables}))
 }
 
 /// Bring every table up to its source: the journal, the log's topics, and the final chain events

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod chain;
 mod chain_demo;
 pub mod demo;
+pub mod jobs;
 pub mod kv;
 pub mod lake;
 pub mod ledger;
@@ -19,6 +20,7 @@ pub mod serve;
 use std::path::PathBuf;
 
 /// What every subcommand gets.
+#[derive(Clone)]
 pub struct Context {
     /// Root of Aurum's state.
     pub data_dir: PathBuf,
