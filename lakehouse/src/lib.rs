@@ -24,6 +24,7 @@ pub mod chain;
 pub mod columns;
 pub mod error;
 pub mod maintenance;
+pub mod quality;
 pub mod rows;
 pub mod sink;
 pub mod sql;

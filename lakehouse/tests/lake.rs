@@ -909,3 +909,149 @@ fn closed_days_are_materialised_once_and_match_the_ledger() {
         );
     });
 }
+
+/// Data-quality checks and the profiler run on the Iceberg tables through DataFusion: every
+/// kind, passing on the sink's data and failing, with counts and examples, where the data breaks
+/// the rule (refusals, unknown accounts, a bound one base unit too low).
+#[test]
+fn quality_checks_and_the_profiler_run_on_the_lake() {
+    use aurum_quality::{SqlSource, Status};
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    setup(&e);
+    pay(&e, 1_000, 30);
+    rt().block_on(async {
+        let lake = Lake::open(&dir.path().join("lake")).await.unwrap();
+        sync_journal(&lake, &e, None).await.unwrap();
+        let source = aurum_lake::quality::LakeSource::new(sql::session(&lake).await.unwrap());
+        assert_eq!(source.kind(), aurum_quality::SourceKind::Lake);
+        let checks = aurum_quality::parse(
+            r#"
+            [[checks]]
+            name = "unique"
+            table = "transfers"
+            kind = "unique"
+            columns = ["transfer_id"]
+            [[checks]]
+            name = "unique_pair"
+            table = "postings"
+            kind = "unique"
+            columns = ["transfer_id", "side"]
+            [[checks]]
+            name = "not_null"
+            table = "postings"
+            kind = "not_null"
+            column = "amount"
+            [[checks]]
+            name = "all_ok"
+            table = "transfers"
+            kind = "in_set"
+            column = "result"
+            values = ["ok"]
+            [[checks]]
+            name = "between"
+            table = "postings"
+            kind = "between"
+            column = "amount"
+            min = "0"
+            max = "1.33"
+            [[checks]]
+            name = "between_exact"
+            table = "postings"
+            kind = "between"
+            column = "amount"
+            max = "1.329999999999999999"
+            where = "asset = 'USD'"
+            [[checks]]
+            name = "regex"
+            table = "transfers"
+            kind = "regex"
+            column = "transfer_id"
+            pattern = "^[0-9]+$"
+            [[checks]]
+            name = "row_count"
+            table = "transfers"
+            kind = "row_count"
+            min = 330
+            max = 330
+            [[checks]]
+            name = "fresh"
+            table = "transfers"
+            kind = "freshness"
+            column = "ts"
+            max_age = "1d"
+            [[checks]]
+            name = "fresh_ns"
+            table = "transfers"
+            kind = "freshness"
+            column = "ts_ns"
+            unit = "ns"
+            max_age = "1d"
+            [[checks]]
+            name = "posted_accounts_exist"
+            table = "postings"
+            kind = "references"
+            column = "account"
+            ref_table = "accounts"
+            ref_column = "account"
+            [[checks]]
+            name = "credited_accounts_exist"
+            table = "transfers"
+            kind = "references"
+            column = "credit_account"
+            ref_table = "accounts"
+            ref_column = "account"
+            [[checks]]
+            name = "amount_drift"
+            table = "postings"
+            kind = "drift"
+            column = "amount"
+            reference = "seq <= 16"
+            current = "seq > 16"
+            [[checks]]
+            name = "kind_drift"
+            table = "transfers"
+            kind = "drift"
+            column = "result"
+            categorical = true
+            reference = "seq <= 16"
+            current = "seq > 16"
+            "#,
+        )
+        .unwrap();
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let results = aurum_quality::run_checks(&checks, &source, now_ms).await;
+        let by = |name: &str| results.iter().find(|r| r.name == name).unwrap();
+        for name in [
+            "unique",
+            "unique_pair",
+            "not_null",
+            "between",
+            "regex",
+            "row_count",
+            "fresh",
+            "fresh_ns",
+            "posted_accounts_exist",
+            "amount_drift",
+            "kind_drift",
+        ] {
+            assert_eq!(by(name).status, Status::Pass, "{:?}", by(name));
+        }
+        let ex = |name: &str| by(name).examples.iter().map(|e| (e.value.clone(), e.rows)).collect::<Vec<_>>();
+        assert_eq!((by("all_ok").status, by("all_ok").unexpected), (Status::Fail, Some(30)));
+        assert_eq!(ex("all_ok"), [("credit_account_not_found".to_string(), 30)]);
+        // 1.33 is above 1.329999999999999999 by 10^-18: exact decimals catch it (both legs).
+        assert_eq!((by("between_exact").status, by("between_exact").unexpected), (Status::Fail, Some(60)));
+        assert_eq!(by("credited_accounts_exist").unexpected, Some(30));
+        assert_eq!(ex("credited_accounts_exist"), [("999".to_string(), 30)]);
+
+        let profile = aurum_quality::profile(&source, "transfers").await.unwrap();
+        assert_eq!(profile.len(), 12, "{profile:?}");
+        let id = profile.iter().find(|p| p.column == "transfer_id").unwrap();
+        assert_eq!((id.rows, id.distinct, id.nulls), (330, 330, 0));
+        let amount = profile.iter().find(|p| p.column == "amount").unwrap();
+        assert!(amount.mean.is_some() && amount.min.is_some(), "{amount:?}");
+        let result = profile.iter().find(|p| p.column == "result").unwrap();
+        assert_eq!(result.top[0], ("ok".to_string(), 300));
+    });
+}

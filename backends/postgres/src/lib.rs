@@ -22,6 +22,7 @@ pub mod codes;
 pub mod error;
 pub mod migrate;
 pub mod project;
+pub mod quality;
 pub mod read;
 pub mod text;
 

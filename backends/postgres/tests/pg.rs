@@ -516,3 +516,189 @@ fn migrations_are_applied_once_and_a_changed_or_newer_schema_is_refused() {
         assert!(matches!(ReadModel::connect(&bad).await, Err(PgError::Config(_))));
     });
 }
+
+/// The same checks on a clean table and on a copy with a defect of every kind injected: the
+/// clean one passes them all, the defective one fails each, with exact counts and examples.
+#[test]
+fn quality_checks_pass_clean_tables_and_catch_every_injected_defect() {
+    use aurum_quality::{SqlSource, Status};
+    rt().block_on(async {
+        let model = ReadModel::connect(&fresh_config()).await.unwrap();
+        let pool = model.pool();
+        sqlx::raw_sql(
+            "CREATE TABLE q_accounts (id bigint PRIMARY KEY);
+             INSERT INTO q_accounts SELECT generate_series(1, 3);
+             CREATE TABLE q_clean (id bigint, account bigint, currency text, amount numeric, ref text,
+                                   ts timestamptz, status text);
+             INSERT INTO q_clean SELECT i, 1 + i % 3, 'XAU', (i * 37 % 100) + 0.5, 'P-' || lpad(i::text, 6, '0'),
+                                        now() - i * interval '1 minute', CASE WHEN i % 4 = 0 THEN 'late' ELSE 'ok' END
+                                 FROM generate_series(1, 200) AS i;
+             CREATE TABLE q_bad AS SELECT * FROM q_clean;
+             UPDATE q_bad SET amount = NULL WHERE id IN (10, 11);
+             INSERT INTO q_bad SELECT * FROM q_clean WHERE id IN (5, 7);
+             INSERT INTO q_bad SELECT * FROM q_clean WHERE id = 7;
+             UPDATE q_bad SET currency = 'USD' WHERE id IN (20, 21, 22, 23);
+             UPDATE q_bad SET currency = 'EUR' WHERE id = 24;
+             -- Above the bound by 10^-18: caught only by exact comparison.
+             UPDATE q_bad SET amount = 1000000.000000000000000001 WHERE id = 30;
+             UPDATE q_bad SET amount = -0.01 WHERE id = 31;
+             UPDATE q_bad SET ref = 'BAD' WHERE id IN (40, 41);
+             UPDATE q_bad SET account = 99 WHERE id IN (50, 51, 52);
+             UPDATE q_bad SET ts = ts - interval '3 days';
+             -- The newer half of the rows moves to ten times the amounts: drift.
+             UPDATE q_bad SET amount = amount * 10 WHERE id > 100 AND amount IS NOT NULL AND id <> 30;
+             UPDATE q_bad SET status = 'late' WHERE id > 100;",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let checks_for = |table: &str| {
+            format!(
+                r#"
+                [[checks]]
+                name = "not_null"
+                source = "postgres"
+                table = "{table}"
+                kind = "not_null"
+                column = "amount"
+                [[checks]]
+                name = "unique"
+                source = "postgres"
+                table = "{table}"
+                kind = "unique"
+                columns = ["id"]
+                [[checks]]
+                name = "in_set"
+                source = "postgres"
+                table = "{table}"
+                kind = "in_set"
+                column = "currency"
+                values = ["XAU"]
+                [[checks]]
+                name = "between"
+                source = "postgres"
+                table = "{table}"
+                kind = "between"
+                column = "amount"
+                min = "0"
+                max = "1000000"
+                [[checks]]
+                name = "regex"
+                source = "postgres"
+                table = "{table}"
+                kind = "regex"
+                column = "ref"
+                pattern = "^P-[0-9]{{6}}$"
+                [[checks]]
+                name = "row_count"
+                source = "postgres"
+                table = "{table}"
+                kind = "row_count"
+                min = 150
+                max = 200
+                [[checks]]
+                name = "freshness"
+                source = "postgres"
+                table = "{table}"
+                kind = "freshness"
+                column = "ts"
+                max_age = "1h"
+                [[checks]]
+                name = "references"
+                source = "postgres"
+                table = "{table}"
+                kind = "references"
+                column = "account"
+                ref_table = "q_accounts"
+                ref_column = "id"
+                [[checks]]
+                name = "drift"
+                source = "postgres"
+                table = "{table}"
+                kind = "drift"
+                column = "amount"
+                reference = "id <= 100"
+                current = "id > 100"
+                [[checks]]
+                name = "drift_categorical"
+                source = "postgres"
+                table = "{table}"
+                kind = "drift"
+                column = "status"
+                categorical = true
+                reference = "id <= 100"
+                current = "id > 100"
+                [[checks]]
+                name = "warn_only"
+                source = "postgres"
+                table = "{table}"
+                kind = "in_set"
+                column = "status"
+                values = ["ok"]
+                severity = "warn"
+                mostly = 0.5
+                [[checks]]
+                name = "lake_is_not_postgres"
+                table = "{table}"
+                kind = "row_count"
+                min = 1
+            "#
+            )
+        };
+        let source = aurum_pg::quality::PgSource::new(pool.clone());
+        assert_eq!(source.kind(), aurum_quality::SourceKind::Postgres);
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let clean = aurum_quality::parse(&checks_for("q_clean")).unwrap();
+        let results = aurum_quality::run_checks(&clean, &source, now_ms).await;
+        assert_eq!(results.len(), 11, "the lake check is not run on PostgreSQL");
+        for r in &results {
+            assert_eq!(r.status, Status::Pass, "{r:?}");
+        }
+        let bad = aurum_quality::parse(&checks_for("q_bad")).unwrap();
+        let results = aurum_quality::run_checks(&bad, &source, now_ms).await;
+        let by = |name: &str| results.iter().find(|r| r.name == name).unwrap();
+        let expect = |name: &str, status: Status, unexpected: Option<u64>, examples: &[(&str, u64)]| {
+            let r = by(name);
+            assert_eq!((r.status, r.unexpected), (status, unexpected), "{r:?}");
+            let got: Vec<(&str, u64)> = r.examples.iter().map(|e| (e.value.as_str(), e.rows)).collect();
+            assert_eq!(got, examples, "{name}: {r:?}");
+        };
+        expect("not_null", Status::Fail, Some(2), &[]);
+        expect("unique", Status::Fail, Some(5), &[("7", 3), ("5", 2)]);
+        expect("in_set", Status::Fail, Some(5), &[("USD", 4), ("EUR", 1)]);
+        expect("between", Status::Fail, Some(2), &[("-0.01", 1), ("1000000.000000000000000001", 1)]);
+        expect("regex", Status::Fail, Some(2), &[("BAD", 2)]);
+        expect("references", Status::Fail, Some(3), &[("99", 3)]);
+        assert_eq!((by("row_count").status, by("row_count").observed.as_deref()), (Status::Fail, Some("203")));
+        let fresh = by("freshness");
+        assert_eq!(fresh.status, Status::Fail, "{fresh:?}");
+        assert!(fresh.detail.contains("at most 3600s"), "{fresh:?}");
+        for drift in ["drift", "drift_categorical"] {
+            let r = by(drift);
+            assert_eq!(r.status, Status::Fail, "{r:?}");
+            assert!(r.observed.as_deref().unwrap().starts_with("psi "), "{r:?}");
+        }
+        // Warn severity and `mostly`: 3 of 4 rows of the clean table are "ok"; 125 of 203 late here.
+        let warn = by("warn_only");
+        assert_eq!((warn.status, warn.unexpected_percent), (Status::Warn, Some(61.58)), "{warn:?}");
+        assert_eq!(aurum_quality::worst(&results), Status::Fail);
+
+        // A check the engine cannot run is an error, never a pass.
+        let broken = aurum_quality::parse(
+            "[[checks]]\nsource = \"postgres\"\ntable = \"no_such_table\"\nkind = \"row_count\"\nmin = 1",
+        )
+        .unwrap();
+        let r = &aurum_quality::run_checks(&broken, &source, now_ms).await[0];
+        assert_eq!(r.status, Status::Error);
+        assert!(r.detail.contains("no_such_table"), "{r:?}");
+
+        // The profiler.
+        let profile = aurum_quality::profile(&source, "q_bad").await.unwrap();
+        let col = |c: &str| profile.iter().find(|p| p.column == c).unwrap();
+        assert_eq!(profile.len(), 7);
+        assert_eq!((col("id").rows, col("id").distinct, col("id").nulls), (203, 200, 0));
+        assert_eq!((col("amount").nulls, col("amount").min.as_deref()), (2, Some("-0.01")));
+        assert_eq!(col("currency").top[..2], [("XAU".to_string(), 198), ("USD".to_string(), 4)]);
+        assert!(col("amount").mean.is_some() && col("currency").mean.is_none());
+    });
+}

@@ -132,6 +132,11 @@ impl Histogram {
         Histogram { counts: vec![0; bins.len()], invalid: 0 }
     }
 
+    /// A histogram of counts made elsewhere (a database's `GROUP BY` over the same bins).
+    pub fn from_counts(counts: Vec<u64>) -> Self {
+        Histogram { counts, invalid: 0 }
+    }
+
     /// Count `x`. Panics if `bins` has a different number of bins than this histogram was made
     /// with (a caller mixing features up).
     pub fn observe(&mut self, bins: &Bins, x: f64) {
