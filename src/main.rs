@@ -77,6 +77,9 @@ enum Command {
     /// Fraud and anomaly scoring: scan the journal, alerts, rules files, synthetic traffic.
     #[command(subcommand)]
     Risk(commands::risk::RiskCommand),
+    /// Data-quality checks on the lakehouse and the read model; a column profiler.
+    #[command(subcommand)]
+    Quality(commands::quality::QualityCommand),
     /// The scheduler: list the jobs, run one now, show run history, run the scheduler.
     #[command(subcommand)]
     Jobs(commands::jobs::JobsCommand),
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
         Command::Lake(cmd) => commands::lake::run(&ctx, cmd),
         Command::Jobs(cmd) => commands::jobs::run(&ctx, cmd),
+        Command::Quality(cmd) => commands::quality::run(&ctx, cmd),
         Command::Sql(args) => commands::lake::run_sql(&ctx, args),
         Command::Pg(cmd) => commands::backends::run_pg(&ctx, cmd),
     };

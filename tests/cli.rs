@@ -1057,3 +1057,53 @@ fn jobs_are_listed_triggered_recorded_and_configured_by_file() {
     let o = aurum(d, &["jobs", "trigger", "nope", "--config", "/dev/null"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no DAG named \"nope\""), "{o:?}");
 }
+
+#[test]
+fn quality_checks_run_from_a_file_by_hand_and_as_a_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&aurum(d, &["ledger", "create-asset", "--id", "1", "--code", "XAU", "--scale", "3"]));
+    stdout(&aurum(d, &["ledger", "create-account", "--id", "10", "--asset", "XAU", "--kind", "asset"]));
+    stdout(&aurum(d, &["ledger", "create-account", "--id", "20", "--asset", "XAU", "--kind", "liability"]));
+    for id in ["1", "2", "3"] {
+        stdout(&aurum(
+            d,
+            &["ledger", "transfer", "--id", id, "--from", "10", "--to", "20", "--amount", "1.5", "--asset", "XAU"],
+        ));
+    }
+    stdout(&aurum(d, &["lake", "sync"]));
+    let checks = r#"
+        [[checks]]
+        table = "transfers"
+        kind = "unique"
+        columns = ["transfer_id"]
+        [[checks]]
+        name = "small amounts"
+        table = "transfers"
+        kind = "between"
+        column = "amount"
+        max = "1.499"
+    "#;
+    std::fs::write(d.join("quality.toml"), checks).unwrap();
+    let o = aurum(d, &["--json", "quality", "check"]);
+    assert!(!o.status.success(), "a failed check fails the command");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["status"], "fail", "{report}");
+    assert_eq!(report["checks"][0]["status"], "pass", "{report}");
+    assert_eq!(report["checks"][1]["unexpected"], 3, "{report}");
+    assert_eq!(report["checks"][1]["examples"][0]["value"], "1.500000000000000000", "{report}");
+
+    let profile: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "quality", "profile", "transfers"]))).unwrap();
+    let amount = profile["columns"].as_array().unwrap().iter().find(|c| c["column"] == "amount").unwrap();
+    assert_eq!((amount["rows"].as_u64(), amount["distinct"].as_u64()), (Some(3), Some(1)), "{profile}");
+
+    // The same file as a scheduled job: registered because it exists, failed with the reason.
+    let o = aurum(d, &["--json", "jobs", "trigger", "data-quality"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is retried at"), "{o:?}");
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(run["state"], "running", "its retry is due later: {run}");
+    let error = run["tasks"][0]["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("small amounts"), "{error}");
+    assert_eq!(run["tasks"][0]["state"], "up_for_retry", "retries are left: {run}");
+}

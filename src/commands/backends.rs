@@ -112,7 +112,7 @@ pub fn audit_offline(ctx: &Context, from: AuditFrom) -> Result<aurum_ledger_node
 }
 
 /// The read model named by `--read-model` and `--read-model-schema`.
-fn read_model_config(ctx: &Context) -> Result<PgConfig, BoxError> {
+pub fn read_model_config(ctx: &Context) -> Result<PgConfig, BoxError> {
     let schema = ctx.read_model_schema.clone();
     let url = ctx.read_model.clone().ok_or("no read model: pass --read-model postgres://… (or AURUM_READ_MODEL)")?;
     if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {

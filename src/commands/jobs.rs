@@ -6,6 +6,7 @@
 //! | `ledger-snapshot`  | `0 2 * * *`            | a signed ledger snapshot                     |
 //! | `lake-maintenance` | `30 3 * * *`           | `sync` (journal, topics, chain → Iceberg) → `expire` (old snapshots) |
 //! | `recon-nightly`    | `0 1 * * *`            | three-way reconciliation of every chain with a manifest in the data directory (registered only if there is one) |
+//! | `data-quality`     | `0 * * * *`            | the checks of `<data-dir>/quality.toml` (or `checks = …`); fails on a failed check (registered only if the file exists) |
 //!
 //! A TOML file (`--config`, default `<data-dir>/jobs.toml` when present) changes schedules,
 //! retries, timeouts and parameters, or disables a job; see docs/scheduler.md.
@@ -104,9 +105,11 @@ struct JobSection {
     // lake-maintenance
     older_than_hours: Option<u64>,
     retain_last: Option<usize>,
+    // data-quality
+    checks: Option<PathBuf>,
 }
 
-const JOBS: [&str; 3] = ["ledger-snapshot", "lake-maintenance", "recon-nightly"];
+const JOBS: [&str; 4] = ["ledger-snapshot", "lake-maintenance", "recon-nightly", "data-quality"];
 
 fn load_file(ctx: &Context, arg: &ConfigArg) -> Result<JobsFile, BoxError> {
     let default = ctx.data_dir.join("jobs.toml");
@@ -230,6 +233,34 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
             ..DagSpec::job("recon-nightly", Some(schedule("recon-nightly", &s, "0 1 * * *")?), t)
         });
     }
+
+    let s = section("data-quality");
+    let checks = super::quality::checks_path(&env.ctx, s.checks.as_deref());
+    if s.enabled.unwrap_or(true) && checks.is_file() {
+        let t = task(
+            "checks",
+            &s,
+            move |env| {
+                let results = super::quality::run_file(&env.ctx, &checks)?;
+                let bad: Vec<String> = results
+                    .iter()
+                    .filter(|r| r.status >= aurum_quality::Status::Fail)
+                    .map(|r| format!("{}: {}", r.name, r.detail))
+                    .collect();
+                if !bad.is_empty() {
+                    return Err(format!("{} check(s) failed: {}", bad.len(), bad.join("; ")).into());
+                }
+                let count = |s: aurum_quality::Status| results.iter().filter(|r| r.status == s).count();
+                Ok(json!({"checks": results.len(), "pass": count(aurum_quality::Status::Pass),
+                          "warn": count(aurum_quality::Status::Warn)}))
+            },
+            env,
+        );
+        out.push(DagSpec {
+            catch_up: s.catch_up.unwrap_or(CatchUp::LatestOnly),
+            ..DagSpec::job("data-quality", Some(schedule("data-quality", &s, "0 * * * *")?), t)
+        });
+    }
     Ok(out)
 }
 
@@ -332,7 +363,15 @@ pub fn run(ctx: &Context, cmd: JobsCommand) -> CliResult {
             }
             match run.state {
                 aurum_sched::RunState::Success => Ok(()),
-                state => Err(format!("job {job} ended {}", state.as_str()).into()),
+                state if state.is_final() => Err(format!("job {job} ended {}", state.as_str()).into()),
+                _ => {
+                    let next = run.tasks.iter().filter_map(|t| t.next_try_ms).min().map(format_utc);
+                    Err(format!(
+                        "job {job} did not finish: an attempt failed and is retried{} by the scheduler (`aurum jobs run`)",
+                        next.map_or(String::new(), |n| format!(" at {n}"))
+                    )
+                    .into())
+                }
             }
         }
         JobsCommand::Run { until_idle, config } => {

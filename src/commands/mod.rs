@@ -13,6 +13,7 @@ pub mod ledger;
 mod ledger_demo;
 pub mod log;
 pub mod oracle;
+pub mod quality;
 pub mod recon;
 pub mod risk;
 pub mod serve;
