@@ -30,3 +30,9 @@ pub fn postgres_url() -> String {
 pub fn kafka_bootstrap() -> String {
     service("AURUM_TEST_KAFKA", "tansu-up.sh")
 }
+
+/// A headless Chromium binary (`AURUM_TEST_CHROMIUM`, else scripts/chromium-up.sh installs
+/// Debian's package).
+pub fn chromium() -> String {
+    service("AURUM_TEST_CHROMIUM", "chromium-up.sh")
+}
