@@ -1030,7 +1030,7 @@ fn jobs_are_listed_triggered_recorded_and_configured_by_file() {
     let lake: serde_json::Value =
         serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "trigger", "lake-maintenance"]))).unwrap();
     let states: Vec<&str> = lake["tasks"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["success", "success"], "{lake}");
+    assert_eq!(states, ["success", "success", "success"], "sync, health, expire: {lake}");
     // The history survives the process, newest first.
     let runs: serde_json::Value = serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "runs"]))).unwrap();
     let jobs: Vec<&str> = runs["runs"].as_array().unwrap().iter().map(|r| r["job"].as_str().unwrap()).collect();
@@ -1106,4 +1106,69 @@ fn quality_checks_run_from_a_file_by_hand_and_as_a_job() {
     let error = run["tasks"][0]["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("small amounts"), "{error}");
     assert_eq!(run["tasks"][0]["state"], "up_for_retry", "retries are left: {run}");
+}
+
+/// The operations dashboard in a real browser: headless Chromium (Debian's package; .ci/run or
+/// scripts/chromium-up.sh installs it) loads the page served by `aurum serve`, runs its script
+/// against the API with a key from the URL fragment, and the test checks what it rendered. A
+/// screenshot is kept under the target directory.
+#[test]
+fn the_dashboard_renders_the_node_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&aurum(d, &["ledger", "create-asset", "--id", "1", "--code", "XAU", "--scale", "3"]));
+    stdout(&aurum(d, &["ledger", "create-account", "--id", "10", "--asset", "XAU", "--kind", "asset"]));
+    stdout(&aurum(d, &["ledger", "create-account", "--id", "20", "--asset", "XAU", "--kind", "liability"]));
+    for (id, amount) in [("1", "2.500"), ("2", "0.125")] {
+        stdout(&aurum(
+            d,
+            &["ledger", "transfer", "--id", id, "--from", "10", "--to", "20", "--amount", amount, "--asset", "XAU"],
+        ));
+    }
+    stdout(&aurum(d, &["jobs", "trigger", "ledger-snapshot"]));
+    stdout(&aurum(d, &["jobs", "trigger", "lake-maintenance"]));
+    let checks = "[[checks]]\nname = \"transfer ids are unique\"\ntable = \"transfers\"\nkind = \"unique\"\ncolumns = [\"transfer_id\"]\n";
+    std::fs::write(d.join("quality.toml"), checks).unwrap();
+    stdout(&aurum(d, &["jobs", "trigger", "data-quality"]));
+
+    let (server, port, token) = serve(d, &["serve"], None);
+    let token = token.expect("the first start prints the bootstrap token");
+    let chromium = aurum_testenv::chromium();
+    let url = format!("http://127.0.0.1:{port}/dashboard#token={token}");
+    let browse = |extra: &[&str]| {
+        let o = Command::new(&chromium)
+            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+            .args(["--virtual-time-budget=15000", "--window-size=1400,2000"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("chromium runs");
+        assert!(o.status.success(), "chromium: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let dom = browse(&["--dump-dom"]);
+    assert!(dom.contains("data-ready=\"1\""), "the script rendered the overview:\n{dom}");
+    for shown in [
+        "XAU",             // the trial balance and the accounts
+        "2.625",           // Σ debits of XAU, exact
+        "liability",       // the accounts, with their kinds
+        "ledger-snapshot", // job runs
+        "lake-maintenance",
+        "data-quality",
+        "transfer ids are unique", // the last data-quality report
+        "minting",                 // reconciliation and the mint gate
+        "risk.alerts",
+        "transfers", // the lake tables' health
+    ] {
+        assert!(dom.contains(shown), "{shown:?} is not on the dashboard:\n{dom}");
+    }
+    assert!(dom.contains("<div id=\"status\"></div>"), "no error shown: {dom}");
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts").join("dashboard.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    browse(&[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+    println!("dashboard screenshot: {}", shot.display());
+    stop(server);
 }

@@ -4,7 +4,7 @@
 //! | job                | default schedule (UTC) | tasks                                        |
 //! |--------------------|------------------------|----------------------------------------------|
 //! | `ledger-snapshot`  | `0 2 * * *`            | a signed ledger snapshot                     |
-//! | `lake-maintenance` | `30 3 * * *`           | `sync` (journal, topics, chain → Iceberg) → `expire` (old snapshots) |
+//! | `lake-maintenance` | `30 3 * * *`           | `sync` (journal, topics, chain → Iceberg) → `health` (rows and last commit per table, for the dashboard) and `expire` (old snapshots) |
 //! | `recon-nightly`    | `0 1 * * *`            | three-way reconciliation of every chain with a manifest in the data directory (registered only if there is one) |
 //! | `data-quality`     | `0 * * * *`            | the checks of `<data-dir>/quality.toml` (or `checks = …`); fails on a failed check (registered only if the file exists) |
 //!
@@ -196,12 +196,23 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
         );
         let expire =
             task("expire", &s, move |env| super::lake::expire_all(&env.ctx, older, retain), env).after(&["sync"]);
+        let health = task(
+            "health",
+            &s,
+            |env| {
+                let health = super::lake::table_health(&env.ctx)?;
+                env.engine.db().put(aurum_api::operations::LAKE_KEY, health.to_string().as_bytes())?;
+                Ok(json!({"tables": health["tables"].as_array().map_or(0, Vec::len)}))
+            },
+            env,
+        )
+        .after(&["sync"]);
         out.push(DagSpec {
             name: "lake-maintenance".into(),
             schedule: Some(schedule("lake-maintenance", &s, "30 3 * * *")?),
             catch_up: s.catch_up.unwrap_or(CatchUp::LatestOnly),
             max_active_runs: 1,
-            tasks: vec![sync, expire],
+            tasks: vec![sync, health, expire],
         });
     }
 
@@ -242,6 +253,8 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
             &s,
             move |env| {
                 let results = super::quality::run_file(&env.ctx, &checks)?;
+                let report = super::quality::report(&results);
+                env.engine.db().put(aurum_api::operations::QUALITY_KEY, report.to_string().as_bytes())?;
                 let bad: Vec<String> = results
                     .iter()
                     .filter(|r| r.status >= aurum_quality::Status::Fail)
@@ -284,9 +297,48 @@ fn manifests(data_dir: &Path) -> Result<Vec<PathBuf>, BoxError> {
     Ok(out)
 }
 
+/// The scheduler inside `aurum serve`: the same jobs over the server's engine, on a thread of its
+/// own until the server stops.
+#[derive(Debug)]
+pub struct InServer {
+    ctx: Context,
+    config: ConfigArg,
+}
+
+impl InServer {
+    /// For the data directory of `ctx`, with the jobs file `config` (or the default).
+    pub fn new(ctx: &Context, config: Option<PathBuf>) -> InServer {
+        InServer { ctx: ctx.clone(), config: ConfigArg { config } }
+    }
+}
+
+impl aurum_api::config::Background for InServer {
+    fn start(&self, engine: &Engine, _topics: &aurum_log::SharedTopics) -> Result<Box<dyn FnOnce() + Send>, String> {
+        let mut scheduler = scheduler_over(&self.ctx, &self.config, engine.clone()).map_err(|e| e.to_string())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("aurum-jobs".into())
+            .spawn(move || {
+                if let Err(e) = scheduler.run_until_stopped(&flag) {
+                    eprintln!("[jobs] the scheduler stopped: {e}");
+                }
+            })
+            .map_err(|e| format!("cannot start the scheduler thread: {e}"))?;
+        Ok(Box::new(move || {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }))
+    }
+}
+
 fn open_scheduler(ctx: &Context, arg: &ConfigArg) -> Result<Scheduler, BoxError> {
-    let file = load_file(ctx, arg)?;
     let engine = super::ledger::open_engine(ctx, EngineConfig::default())?;
+    scheduler_over(ctx, arg, engine)
+}
+
+fn scheduler_over(ctx: &Context, arg: &ConfigArg, engine: Engine) -> Result<Scheduler, BoxError> {
+    let file = load_file(ctx, arg)?;
     let env = Env { ctx: Arc::new(ctx.clone()), engine: engine.clone() };
     let config = SchedulerConfig {
         max_parallel_tasks: file.scheduler.max_parallel_tasks.unwrap_or(2),

@@ -4,7 +4,11 @@
 //! Settings come from, in order of precedence: flags, environment variables, a TOML config file
 //! (`--config` / `AURUM_CONFIG`), built-in defaults. Config file keys: `addr`, `max_body_bytes`,
 //! `max_batch_items`, `rate_limit_per_sec`, `rate_limit_burst_secs`, `log_filter`, `risk`,
-//! `risk_rules`, `risk_webhook`.
+//! `risk_rules`, `risk_webhook`, `alert_rules`, `alert_webhook`, `jobs`.
+//!
+//! The server also runs the job scheduler (`--no-jobs` or `jobs = false` turns it off), evaluates
+//! alert rules (`--alert-rules`, notifying `--alert-webhook`) and serves the operations dashboard
+//! at `/dashboard` (docs/operations.md).
 //!
 //! Risk scoring at admission is **on by default** with the built-in rules: every transfer created
 //! through the API is scored, held for review or refused (docs/risk-api.md). `--no-risk` (or
@@ -64,6 +68,21 @@ pub struct ServeArgs {
     /// POST every risk alert to this URL as Slack-compatible JSON (plain http://).
     #[arg(long, env = "AURUM_RISK_WEBHOOK")]
     pub risk_webhook: Option<String>,
+    /// Alert rules over the metrics (TOML; docs/operations.md), evaluated in process.
+    #[arg(long, env = "AURUM_ALERT_RULES")]
+    pub alert_rules: Option<PathBuf>,
+    /// POST alert firings and resolutions to this URL as Slack-compatible JSON.
+    #[arg(long, env = "AURUM_ALERT_WEBHOOK", hide_env_values = true)]
+    pub alert_webhook: Option<String>,
+    /// How often alert rules are evaluated, in ms [default: 5000].
+    #[arg(long)]
+    pub alert_interval_ms: Option<u64>,
+    /// Do not run the job scheduler inside the server (it runs by default; docs/scheduler.md).
+    #[arg(long)]
+    pub no_jobs: bool,
+    /// The jobs file [default: <data-dir>/jobs.toml if it exists].
+    #[arg(long)]
+    pub jobs_config: Option<PathBuf>,
 }
 
 /// The config file.
@@ -79,6 +98,9 @@ struct FileConfig {
     risk: Option<bool>,
     risk_rules: Option<PathBuf>,
     risk_webhook: Option<String>,
+    alert_rules: Option<PathBuf>,
+    alert_webhook: Option<String>,
+    jobs: Option<bool>,
 }
 
 /// Build the server configuration from flags, environment, file and defaults.
@@ -108,6 +130,26 @@ pub fn server_config(
         }
         None
     };
+    let alerts = match args.alert_rules.clone().or(file.alert_rules) {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read alert rules {}: {e}", path.display()))?;
+            let rules = aurum_alerting::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(aurum_api::operations::AlertSettings {
+                rules,
+                webhook_url: args.alert_webhook.clone().or(file.alert_webhook),
+                interval: args
+                    .alert_interval_ms
+                    .map_or(aurum_api::operations::OPS_INTERVAL, |ms| std::time::Duration::from_millis(ms.max(10))),
+            })
+        }
+    };
+    let jobs_on = !args.no_jobs && file.jobs.unwrap_or(true);
+    let background = jobs_on.then(|| {
+        std::sync::Arc::new(super::jobs::InServer::new(ctx, args.jobs_config.clone()))
+            as std::sync::Arc<dyn aurum_api::config::Background>
+    });
     Ok(ServerConfig {
         addr: args.addr.or(file.addr).unwrap_or(d.addr),
         data_dir: ctx.data_dir.clone(),
@@ -127,6 +169,9 @@ pub fn server_config(
         risk,
         journal: super::backends::JournalChoice::parse(&ctx.journal)?.external()?,
         topics: super::backends::external_topics(ctx)?,
+        alerts,
+        background,
+        watched_groups: d.watched_groups.clone(),
         read_model: super::backends::PgHistory::from_context(ctx)?
             .map(|h| h as std::sync::Arc<dyn aurum_api::read_model::ReadModel>),
     })

@@ -73,6 +73,12 @@ pub struct ServerConfig {
     /// The platform's topics (risk alerts) when they are not the data directory's log (`None`:
     /// embedded).
     pub topics: Option<aurum_log::SharedTopics>,
+    /// Alert rules evaluated in process, and where notifications go (`None`: no alerting).
+    pub alerts: Option<crate::operations::AlertSettings>,
+    /// Work run beside the API while it runs (the binary's job scheduler).
+    pub background: Option<std::sync::Arc<dyn Background>>,
+    /// Consumer groups whose lag is reported (metrics, dashboard, alerts): (group, topic).
+    pub watched_groups: Vec<(String, String)>,
     /// Where history (statements, balances as of a point) is answered from when caught up
     /// (`None`: memory only).
     pub read_model: Option<std::sync::Arc<dyn crate::read_model::ReadModel>>,
@@ -93,6 +99,12 @@ impl Default for ServerConfig {
             risk: None,
             journal: None,
             topics: None,
+            alerts: None,
+            background: None,
+            watched_groups: vec![(
+                crate::risk::webhook::WEBHOOK_GROUP.to_string(),
+                aurum_risk::stream::ALERTS_TOPIC.to_string(),
+            )],
             read_model: None,
         }
     }
@@ -138,6 +150,18 @@ impl Default for WebhookLimits {
             poll_wait: WEBHOOK_POLL_WAIT,
         }
     }
+}
+
+/// Work the server runs beside the API for as long as it runs (the binary's job scheduler):
+/// started once the engine is open, stopped before it closes.
+pub trait Background: Send + Sync + std::fmt::Debug {
+    /// Start over the open engine and the platform's topics; the returned function stops it and
+    /// waits for it.
+    fn start(
+        &self,
+        engine: &aurum_ledger_node::engine::Engine,
+        topics: &aurum_log::SharedTopics,
+    ) -> Result<Box<dyn FnOnce() + Send>, String>;
 }
 
 /// Risk scoring at admission (see `crate::risk`).

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
+pub mod operations;
 pub mod ratelimit;
 pub mod read_model;
 pub mod risk;

@@ -45,6 +45,7 @@ with a stable `code` (ledger rejections: the ledger result code's name plus `res
         transfers::void_pending,
         entries::create, entries::batch, entries::get, entries::list,
         ops::trial_balance, ops::head, ops::run_audit, ops::audit_status, ops::healthz, ops::readyz, ops::metrics,
+        ops::overview, ops::dashboard,
         recon::latest, recon::latest_html, recon::latest_csv,
         admin::create_key, admin::list_keys, admin::revoke_key,
         risk::assess, risk::list_reviews, risk::get_review, risk::release, risk::void, risk::alerts, risk::top,

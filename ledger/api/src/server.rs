@@ -106,6 +106,12 @@ struct Inner {
     risk: Option<Arc<RiskState>>,
     /// The platform's topics (risk alerts): the engine's embedded log or a Kafka cluster.
     topics: aurum_log::SharedTopics,
+    /// Health history and alert state.
+    ops: crate::operations::OpsState,
+    /// Consumer groups whose lag is reported.
+    watched_groups: Vec<(String, String)>,
+    /// The last journal seq the read model holds (`u64::MAX`: not known yet, or none configured).
+    read_model_through: std::sync::atomic::AtomicU64,
     /// History from a read model, when configured.
     read_model: Option<Arc<dyn crate::read_model::ReadModel>>,
     /// Dropped with the last handle on the state: `run` waits for it before closing the engine.
@@ -124,6 +130,7 @@ impl AppState {
         let max_batch_items = config.max_batch_items.clamp(1, aurum_ledger::MAX_BATCH_COMMANDS);
         let metrics = Metrics::new();
         let topics = topics_of(&engine, config);
+        let db = engine.db().clone();
         if risk.is_some() {
             metrics.risk().enable();
         }
@@ -140,6 +147,9 @@ impl AppState {
                 max_batch_items,
                 risk: risk.map(Arc::new),
                 topics,
+                ops: crate::operations::OpsState::load(&db),
+                watched_groups: config.watched_groups.clone(),
+                read_model_through: std::sync::atomic::AtomicU64::new(u64::MAX),
                 read_model: config.read_model.clone(),
                 released: tokio::sync::watch::Sender::new(()),
             }),
@@ -152,7 +162,11 @@ impl AppState {
         let model = self.inner.read_model.as_ref()?;
         let head = self.inner.engine.head().0;
         let journal = self.inner.engine.journal_reader();
-        match model.catch_up(&journal).await {
+        let caught_up = model.catch_up(&journal).await;
+        if let Ok(through) = caught_up {
+            self.record_read_model_through(through);
+        }
+        match caught_up {
             Ok(through) if through >= head => Some(model),
             Ok(through) => {
                 tracing::warn!(through, head, "read model behind the journal: answering from memory");
@@ -183,6 +197,26 @@ impl AppState {
     /// The platform's topics (risk alerts): the engine's embedded log or a Kafka cluster.
     pub fn topics(&self) -> &aurum_log::SharedTopics {
         &self.inner.topics
+    }
+
+    /// Health history and alert state.
+    pub fn ops(&self) -> &crate::operations::OpsState {
+        &self.inner.ops
+    }
+
+    /// Consumer groups whose lag is reported: (group, topic).
+    pub fn watched_groups(&self) -> &[(String, String)] {
+        &self.inner.watched_groups
+    }
+
+    /// The last journal seq the read model holds, once known.
+    pub fn read_model_through(&self) -> Option<u64> {
+        let t = self.inner.read_model_through.load(std::sync::atomic::Ordering::Relaxed);
+        (self.inner.read_model.is_some() && t != u64::MAX).then_some(t)
+    }
+
+    fn record_read_model_through(&self, through: u64) {
+        self.inner.read_model_through.store(through, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The API keys.
@@ -359,6 +393,7 @@ fn router_with(state: AppState, bench_routes: bool) -> Router {
         .route("/v1/entries/{id}", get(entries::get))
         .route("/v1/trial-balance", get(ops::trial_balance))
         .route("/v1/journal/head", get(ops::head))
+        .route("/v1/ops/overview", get(ops::overview))
         .route("/v1/audit", post(ops::run_audit).get(ops::audit_status))
         .route("/v1/recon/latest", get(recon::latest))
         .route("/v1/recon/latest/report.html", get(recon::latest_html))
@@ -384,6 +419,7 @@ fn router_with(state: AppState, bench_routes: bool) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/dashboard", get(ops::dashboard))
         .route("/openapi.json", get(crate::openapi::serve_openapi));
 
     Router::new()
@@ -433,6 +469,15 @@ struct Opened {
     state: AppState,
     listener: tokio::net::TcpListener,
     bootstrap: Option<NewApiKey>,
+    extras: Extras,
+}
+
+/// What runs beside the API: alerting, and the background work (stopped before the engine
+/// closes).
+struct Extras {
+    bench_routes: bool,
+    alerts: Option<crate::operations::AlertSettings>,
+    stop_background: Option<Box<dyn FnOnce() + Send>>,
 }
 
 async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
@@ -473,7 +518,19 @@ async fn open(config: &ServerConfig) -> Result<Opened, ServeError> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
-    Ok(Opened { state: AppState::with_risk(engine, keys, config, risk), listener, bootstrap })
+    let state = AppState::with_risk(engine, keys, config, risk);
+    let stop_background = match &config.background {
+        None => None,
+        Some(b) => {
+            let (b, engine, topics) = (b.clone(), state.engine().clone(), state.topics().clone());
+            let started = tokio::task::spawn_blocking(move || b.start(&engine, &topics))
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+            Some(started.map_err(ServeError::Config)?)
+        }
+    };
+    let extras = Extras { bench_routes: config.bench_routes, alerts: config.alerts.clone(), stop_background };
+    Ok(Opened { state, listener, bootstrap, extras })
 }
 
 /// The configured topics, else the engine's embedded log.
@@ -522,7 +579,7 @@ fn spawn_read_model_follower(
     stop: &tokio::sync::watch::Sender<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let model = state.inner.read_model.clone()?;
-    let (engine, mut stop) = (state.engine().clone(), stop.subscribe());
+    let (engine, mut stop, state) = (state.engine().clone(), stop.subscribe(), state.clone());
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(READ_MODEL_FOLLOW_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -536,6 +593,7 @@ fn spawn_read_model_follower(
                     // A failure is the model's to log and back off from; the next tick retries.
                     if let Ok(t) = model.catch_up(&engine.journal_reader()).await {
                         through = t;
+                        state.record_read_model_through(t);
                     }
                 }
                 () = crate::risk::webhook::stopped(&mut stop) => return,
@@ -547,14 +605,15 @@ fn spawn_read_model_follower(
 async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
-    bench_routes: bool,
+    extras: Extras,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let app = router_with(state.clone(), bench_routes);
+    let app = router_with(state.clone(), extras.bench_routes);
     let sweeper = tokio::spawn(state.idempotency().clone().sweep_periodically());
     let (stop, _) = tokio::sync::watch::channel(false);
     let mut background = spawn_risk_tasks(&state, &stop);
     background.extend(spawn_read_model_follower(&state, &stop));
+    background.push(tokio::spawn(crate::operations::run(state.clone(), extras.alerts, stop.subscribe())));
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     let _ = sweeper.await; // its store handle is dropped before the engine closes
@@ -564,6 +623,10 @@ async fn run(
     let _ = stop.send(true);
     for task in background {
         let _ = task.await;
+    }
+    // The job scheduler holds the engine: stopped (its running attempts given up) before it closes.
+    if let Some(stop_background) = extras.stop_background {
+        let _ = tokio::task::spawn_blocking(stop_background).await;
     }
     served?;
     // Every connection has finished: every acknowledged command is durable. Close the engine
@@ -584,10 +647,10 @@ async fn run(
 /// Start the server in the background: open the engine, bootstrap the admin key, bind. Returns
 /// once it accepts connections.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let Opened { state, listener, bootstrap } = open(&config).await?;
+    let Opened { state, listener, bootstrap, extras } = open(&config).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(state, listener, config.bench_routes, async move {
+    let task = tokio::spawn(run(state, listener, extras, async move {
         let _ = rx.await;
     }));
     Ok(RunningServer { addr, admin_token: bootstrap.map(|k| k.token), shutdown: Some(tx), task: Some(task) })
@@ -602,7 +665,7 @@ pub async fn serve(
     if let Some(filter) = &config.log_filter {
         crate::logging::init(filter);
     }
-    let Opened { state, listener, bootstrap } = open(&config).await?;
+    let Opened { state, listener, bootstrap, extras } = open(&config).await?;
     let addr = listener.local_addr()?;
     if let (Some(key), true) = (&bootstrap, config.print_bootstrap_token) {
         // stdout, once, never through tracing: the token is a secret.
@@ -612,5 +675,5 @@ pub async fn serve(
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "aurum API listening");
     // On stdout, after the listener is bound: supervisors and tests wait for this line.
     println!("aurum API listening on http://{addr}");
-    run(state, listener, config.bench_routes, shutdown).await
+    run(state, listener, extras, shutdown).await
 }

@@ -3,6 +3,8 @@
 //! and live responses validated against /openapi.json. Risk scoring at admission: `api/risk.rs`
 //! (a module of this one test binary).
 
+#[path = "api/ops.rs"]
+mod ops;
 #[path = "api/risk.rs"]
 mod risk;
 

@@ -168,7 +168,7 @@ pub struct StatusView {
     pub status: String,
 }
 
-fn trial_balance_view(l: &Ledger) -> TrialBalanceView {
+pub(crate) fn trial_balance_view(l: &Ledger) -> TrialBalanceView {
     let tb = l.trial_balance();
     let scale = |id: AssetId| l.asset(id).map_or(0, |a| a.scale);
     let code = |id: AssetId| l.asset(id).map_or_else(|| id.0.to_string(), |a| a.code.clone());
@@ -313,8 +313,30 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics().render(state.engine().stats());
+    let mut body = state.metrics().render(state.engine().stats());
+    body.push_str(&crate::operations::gauges(&state).await);
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    r
+}
+
+/// Everything the operations dashboard shows: the journal head and its age, the trial balance and
+/// accounts, the last reconciliation and the mint gate, oracle prices, risk alerts, consumer lag
+/// (now and its recent history), the read model's lag, job runs, the last data-quality report,
+/// the lakehouse tables' health and the alerts pending or firing.
+#[utoipa::path(get, path = "/v1/ops/overview", tag = "ops", security(("bearer" = [])),
+    responses((status = 200, description = "The dashboard's data (see docs/operations.md)", body = Object),
+        (status = "4XX", description = "Problem", body = Problem, content_type = "application/problem+json")))]
+pub async fn overview(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &crate::operations::overview(&state).await))
+}
+
+/// The operations dashboard (an HTML page without data: its script asks `/v1/ops/overview` with
+/// a read key taken from the URL fragment `#token=…` or typed in).
+#[utoipa::path(get, path = "/dashboard", tag = "ops",
+    responses((status = 200, description = "HTML", body = String, content_type = "text/html")))]
+pub async fn dashboard() -> Response {
+    let mut r = (StatusCode::OK, crate::operations::DASHBOARD_HTML).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     r
 }
