@@ -1172,3 +1172,97 @@ fn the_dashboard_renders_the_node_in_headless_chromium() {
     println!("dashboard screenshot: {}", shot.display());
     stop(server);
 }
+
+/// A price source for the oracle: answers every HTTP request with a signed XAU/USD price.
+fn price_server(name: &str, key: ed25519_dalek::SigningKey, price: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/price", listener.local_addr().unwrap());
+    let (name, price) = (name.to_string(), price.to_string());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+            let o = aurum_oracle::signing::Observation {
+                source: name.clone(),
+                symbol: "XAU/USD".into(),
+                value: Some(price.clone()),
+                text: None,
+                observed_at_ms: ts,
+                received_at_ms: 0,
+                signature: None,
+            };
+            let body = serde_json::json!({"symbol": "XAU/USD", "price": price, "ts": ts,
+                "sig": aurum_oracle::signing::sign(&key, &o)})
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+fn oracle_config(sources: &[(&str, &ed25519_dalek::SigningKey, String)]) -> String {
+    let mut toml = "round_interval_ms = 200\nevents = []\n\n[keys]\n".to_string();
+    for (name, key, _) in sources {
+        toml.push_str(&format!("{name} = \"{}\"\n", hex::encode(key.verifying_key().to_bytes())));
+    }
+    toml.push_str("\n[ingest]\nbuffer_capacity = 256\n");
+    for (name, _, url) in sources {
+        toml.push_str(&format!(
+            "\n[[ingest.source]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"{url}\"\ninterval_ms = 50\ntimeout_ms = 2000\n\
+             fields = {{ symbol = {{ pointer = \"/symbol\" }}, value = {{ pointer = \"/price\" }}, timestamp = {{ pointer = \"/ts\" }}, timestamp_format = \"unix_millis\", signature = {{ pointer = \"/sig\" }} }}\n"
+        ));
+    }
+    toml.push_str(
+        "\n[[symbol]]\nsymbol = \"XAU/USD\"\nscale = 8\nquorum = 2\nmax_age_ms = 60000\nmad_limit_permille = 3000\n\
+         mad_floor_bps = 5\njump_limit_bps = 500\nconfirm_rounds = 3\n",
+    );
+    toml
+}
+
+#[test]
+fn the_oracle_heartbeat_job_journals_prices_and_fails_without_a_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keys = [ed25519_dalek::SigningKey::from_bytes(&[21; 32]), ed25519_dalek::SigningKey::from_bytes(&[22; 32])];
+    let sources = [
+        ("src_a", &keys[0], price_server("src_a", keys[0].clone(), "2650.00")),
+        ("src_b", &keys[1], price_server("src_b", keys[1].clone(), "2650.50")),
+    ];
+    std::fs::write(d.join("oracle.toml"), oracle_config(&sources)).unwrap();
+    // Enough rounds for the sources' first answers to arrive (the first round has none).
+    std::fs::write(d.join("jobs.toml"), "[jobs.oracle-heartbeat]\nrounds = 25\n").unwrap();
+    let list = stdout(&aurum(d, &["jobs", "list"]));
+    assert!(list.contains("oracle-heartbeat") && list.contains("*/5 * * * *"), "{list}");
+    let run: serde_json::Value =
+        serde_json::from_str(&stdout(&aurum(d, &["--json", "jobs", "trigger", "oracle-heartbeat"]))).unwrap();
+    assert_eq!(run["state"], "success", "{run}");
+    let output: serde_json::Value =
+        serde_json::from_str(run["tasks"][0]["attempts"][0]["output"].as_str().unwrap()).unwrap();
+    assert!(output["published"].as_u64().unwrap() >= 1, "{output}");
+    // The median of the two sources (the lower middle of an even count: never an average that
+    // would need rounding), journalled with both sources used.
+    let rounds = stdout(&aurum(d, &["log", "consume", "oracle.rounds", "--max", "100"]));
+    assert!(rounds.contains(r#""outcome":{"status":"published","value":265000000000}"#), "{rounds}");
+    assert!(rounds.contains(r#"["src_b",265050000000]"#), "{rounds}");
+
+    // Sources that do not answer: no quorum, the run fails with the reason (and is retried).
+    let dead = [
+        ("src_a", &keys[0], "http://127.0.0.1:9/price".to_string()),
+        ("src_b", &keys[1], "http://127.0.0.1:9/price".to_string()),
+    ];
+    std::fs::write(d.join("dead.toml"), oracle_config(&dead)).unwrap();
+    let jobs = d.join("dead-jobs.toml");
+    std::fs::write(&jobs, format!("[jobs.oracle-heartbeat]\nrounds = 2\nconfig = {:?}\n", d.join("dead.toml")))
+        .unwrap();
+    let o = aurum(d, &["--json", "jobs", "trigger", "oracle-heartbeat", "--config", jobs.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let error = run["tasks"][0]["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("no price published in 2 round(s)") && error.contains("no_quorum"), "{error}");
+}

@@ -6,6 +6,7 @@
 //! | `ledger-snapshot`  | `0 2 * * *`            | a signed ledger snapshot                     |
 //! | `lake-maintenance` | `30 3 * * *`           | `sync` (journal, topics, chain → Iceberg) → `health` (rows and last commit per table, for the dashboard) and `expire` (old snapshots) |
 //! | `recon-nightly`    | `0 1 * * *`            | three-way reconciliation of every chain with a manifest in the data directory (registered only if there is one) |
+//! | `oracle-heartbeat` | `*/5 * * * *`          | `rounds`: a few rounds of the oracle connector of `<data-dir>/oracle.toml` (or `config = …`): prices journalled, feeds pushed on deviation or heartbeat; fails when no round publishes a price (registered only if the file exists) |
 //! | `data-quality`     | `0 * * * *`            | the checks of `<data-dir>/quality.toml` (or `checks = …`); fails on a failed check (registered only if the file exists) |
 //!
 //! A TOML file (`--config`, default `<data-dir>/jobs.toml` when present) changes schedules,
@@ -107,9 +108,14 @@ struct JobSection {
     retain_last: Option<usize>,
     // data-quality
     checks: Option<PathBuf>,
+    // oracle-heartbeat
+    config: Option<PathBuf>,
+    rounds: Option<u64>,
 }
 
-const JOBS: [&str; 4] = ["ledger-snapshot", "lake-maintenance", "recon-nightly", "data-quality"];
+const JOBS: [&str; 5] = ["ledger-snapshot", "lake-maintenance", "recon-nightly", "data-quality", "oracle-heartbeat"];
+/// Most rounds one oracle-heartbeat run may ask for.
+const MAX_HEARTBEAT_ROUNDS: u64 = 100;
 
 fn load_file(ctx: &Context, arg: &ConfigArg) -> Result<JobsFile, BoxError> {
     let default = ctx.data_dir.join("jobs.toml");
@@ -242,6 +248,42 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
         out.push(DagSpec {
             catch_up: s.catch_up.unwrap_or(CatchUp::LatestOnly),
             ..DagSpec::job("recon-nightly", Some(schedule("recon-nightly", &s, "0 1 * * *")?), t)
+        });
+    }
+
+    let s = section("oracle-heartbeat");
+    let oracle = s.config.clone().unwrap_or_else(|| env.ctx.data_dir.join("oracle.toml"));
+    if s.enabled.unwrap_or(true) && oracle.is_file() {
+        let rounds = s.rounds.unwrap_or(3).clamp(1, MAX_HEARTBEAT_ROUNDS);
+        let t = task(
+            "rounds",
+            &s,
+            move |env| {
+                let rt = super::lake::runtime()?;
+                let summary = rt.block_on(super::oracle::run_rounds(
+                    &env.ctx,
+                    &env.engine,
+                    &oracle,
+                    Some(rounds),
+                    std::future::pending::<()>(),
+                    |_, _| {},
+                ))?;
+                if summary.published == 0 {
+                    return Err(format!(
+                        "no price published in {} round(s): {}",
+                        summary.rounds,
+                        Value::from(summary.last.values().cloned().collect::<Vec<_>>())
+                    )
+                    .into());
+                }
+                Ok(json!({"rounds": summary.rounds, "published": summary.published, "pushes": summary.pushes,
+                          "last": summary.last}))
+            },
+            env,
+        );
+        out.push(DagSpec {
+            catch_up: s.catch_up.unwrap_or(CatchUp::LatestOnly),
+            ..DagSpec::job("oracle-heartbeat", Some(schedule("oracle-heartbeat", &s, "*/5 * * * *")?), t)
         });
     }
 

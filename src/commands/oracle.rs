@@ -79,24 +79,65 @@ fn signer(env: &str) -> Result<aurum_chain::alloy::signers::local::PrivateKeySig
 }
 
 async fn run_connector(ctx: &Context, args: RunArgs) -> CliResult {
+    let engine = open_engine(ctx, EngineConfig::default())?;
+    let json_out = ctx.json;
+    let summary = run_rounds(ctx, &engine, &args.config, args.rounds, tokio::signal::ctrl_c(), |line, text| {
+        if json_out {
+            print_json(line);
+        } else {
+            println!("{text}");
+        }
+    })
+    .await?;
+    if !ctx.json {
+        for line in &summary.sources {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// What a run of the connector did.
+#[derive(Debug, Default)]
+pub struct RoundsSummary {
+    /// Rounds run.
+    pub rounds: u64,
+    /// Symbol-rounds that published a price.
+    pub published: u64,
+    /// Pushes sent to feeds.
+    pub pushes: u64,
+    /// The last line of every symbol (JSON).
+    pub last: std::collections::BTreeMap<String, serde_json::Value>,
+    /// One line per source: observations, requests, failures, breaker.
+    pub sources: Vec<String>,
+}
+
+/// Run the connector of `config_path` over `engine`: a round every `round_interval_ms`, until
+/// `rounds` rounds (if given) or `stop`. `on_round` sees each symbol's round as JSON and as text.
+pub async fn run_rounds(
+    ctx: &Context,
+    engine: &aurum_ledger_node::engine::Engine,
+    config_path: &std::path::Path,
+    rounds: Option<u64>,
+    stop: impl std::future::Future,
+    mut on_round: impl FnMut(&serde_json::Value, &str),
+) -> Result<RoundsSummary, BoxError> {
     let text =
-        std::fs::read_to_string(&args.config).map_err(|e| format!("cannot read {}: {e}", args.config.display()))?;
-    let config = OracleConfig::from_toml(&text).map_err(|e| format!("{}: {e}", args.config.display()))?;
+        std::fs::read_to_string(config_path).map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
+    let config = OracleConfig::from_toml(&text).map_err(|e| format!("{}: {e}", config_path.display()))?;
     let provider = match &config.chain {
         Some(chain) => Some(connect(&chain.rpc_url, signer(&chain.private_key_env)?).await?),
         None => None,
     };
-    let engine = open_engine(ctx, EngineConfig::default())?;
     let journal = OracleJournal::open(super::backends::topics(ctx, engine.log())?)?;
     let mut connector = Connector::new(&config, provider, Some(journal))?;
     connector.seed_from_feeds().await?;
     let mut ingestion = config.ingest.spawn(Arc::new(aurum_ingest::SystemClock))?;
     let mut ticker = tokio::time::interval(Duration::from_millis(config.round_interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
-    let mut done = 0u64;
-    eprintln!("[oracle] {} sources, {} symbols; Ctrl-C stops", config.ingest.sources.len(), config.symbols.len());
+    let mut summary = RoundsSummary::default();
+    eprintln!("[oracle] {} sources, {} symbols", config.ingest.sources.len(), config.symbols.len());
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -126,49 +167,50 @@ async fn run_connector(ctx: &Context, args: RunArgs) -> CliResult {
                 "used": r.used.len(), "dropped": r.dropped.len(),
                 "push": s.push.as_ref().map(|p| json!({"reason": p.reason, "tx": p.tx.map(|t| t.to_string())})),
             });
-            if ctx.json {
-                print_json(&line);
-            } else {
-                let outcome = match &r.outcome {
-                    RoundOutcome::Published { value } => format!("published {value}"),
-                    RoundOutcome::NoQuorum { have, need } => format!("no quorum ({have} of {need})"),
-                    RoundOutcome::BreakerTripped { candidate, jump_bps, .. } => {
-                        format!("breaker holds {candidate} ({jump_bps} bps jump)")
-                    }
-                };
-                let pushed = s.push.as_ref().and_then(|p| p.tx).map_or(String::new(), |t| format!("; pushed {t}"));
-                println!(
-                    "{} round {}: {outcome}; {} used, {} dropped{pushed}",
-                    r.symbol,
-                    r.round,
-                    r.used.len(),
-                    r.dropped.len()
-                );
-            }
+            let outcome = match &r.outcome {
+                RoundOutcome::Published { value } => format!("published {value}"),
+                RoundOutcome::NoQuorum { have, need } => format!("no quorum ({have} of {need})"),
+                RoundOutcome::BreakerTripped { candidate, jump_bps, .. } => {
+                    format!("breaker holds {candidate} ({jump_bps} bps jump)")
+                }
+            };
+            let pushed = s.push.as_ref().and_then(|p| p.tx).map_or(String::new(), |t| format!("; pushed {t}"));
+            let text = format!(
+                "{} round {}: {outcome}; {} used, {} dropped{pushed}",
+                r.symbol,
+                r.round,
+                r.used.len(),
+                r.dropped.len()
+            );
+            summary.published += u64::from(r.published().is_some());
+            summary.pushes += u64::from(s.push.as_ref().and_then(|p| p.tx).is_some());
+            on_round(&line, &text);
+            summary.last.insert(r.symbol.clone(), line);
         }
         for e in &round.events {
-            println!("event {} from {}: {}", e.symbol, e.source, e.text.as_deref().unwrap_or(""));
+            on_round(
+                &json!({"event": e.symbol, "source": e.source, "text": e.text}),
+                &format!("event {} from {}: {}", e.symbol, e.source, e.text.as_deref().unwrap_or("")),
+            );
         }
-        done += 1;
-        if args.rounds.is_some_and(|n| done >= n) {
+        summary.rounds += 1;
+        if rounds.is_some_and(|n| summary.rounds >= n) {
             break;
         }
     }
-    if !ctx.json {
-        for (name, m) in ingestion.metrics.snapshot().sources {
-            println!(
-                "source {name}: {} observations, {} requests, failures: {} timeout / {} connect / {} http / {} decode; breaker {:?}",
-                m.observations,
-                m.requests,
-                m.failures.timeout,
-                m.failures.connect,
-                m.failures.http_status,
-                m.failures.decode,
-                m.breaker
-            );
-        }
+    for (name, m) in ingestion.metrics.snapshot().sources {
+        summary.sources.push(format!(
+            "source {name}: {} observations, {} requests, failures: {} timeout / {} connect / {} http / {} decode; breaker {:?}",
+            m.observations,
+            m.requests,
+            m.failures.timeout,
+            m.failures.connect,
+            m.failures.http_status,
+            m.failures.decode,
+            m.breaker
+        ));
     }
-    Ok(())
+    Ok(summary)
 }
 
 async fn publish_attestation(ctx: &Context, args: AttestArgs) -> CliResult {

@@ -24,6 +24,11 @@ pub const MAX_POLL_BLOCKS: usize = 4096;
 /// How long a group member may be silent before the broker gives its partition to another
 /// (librdkafka's default is 45 s: a killed consumer's successor would wait that long).
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+/// Longest a member may go between polls (librdkafka's default is 5 min). It is also the
+/// rebalance timeout a member sends when it joins, which a coordinator may wait out for a dead
+/// member to rejoin before handing its partition on: bounded here so a killed consumer's successor
+/// waits at most this long. A projector polls after every batch, well within it.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(20);
 
 /// A member of a consumer group reading the journal topic.
 pub struct GroupConsumer {
@@ -48,6 +53,7 @@ impl GroupConsumer {
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", SESSION_TIMEOUT.as_millis().to_string())
             .set("heartbeat.interval.ms", "1000")
+            .set("max.poll.interval.ms", MAX_POLL_INTERVAL.as_millis().to_string())
             .create()
             .map_err(backend_error(format!("creating a consumer of group {group}")))?;
         consumer.subscribe(&[&config.topic]).map_err(backend_error(format!("subscribing to {}", config.topic)))?;
@@ -88,7 +94,8 @@ impl GroupConsumer {
 
     /// The blocks from seq `from_seq` (the projection's position) up to the partition's high
     /// watermark as it is now, at most [`MAX_POLL_BLOCKS`]. Waits for the group to assign the
-    /// partition (up to the session timeout of a dead predecessor plus the request timeout);
+    /// partition (up to the rebalance timeout and the session timeout of a dead predecessor, plus
+    /// the request timeout);
     /// records before `from_seq` (already projected) are skipped; a gap is an error.
     pub fn blocks(&mut self, from_seq: u64) -> Result<Vec<RawBlock>, JournalError> {
         let from = from_seq.max(1) - 1;
@@ -98,14 +105,14 @@ impl GroupConsumer {
             .map_err(backend_error(format!("reading the watermarks of {}", self.topic)))?;
         let end = (high.max(0) as u64).min(from + MAX_POLL_BLOCKS as u64);
         let mut out = Vec::new();
-        let deadline = Instant::now() + SESSION_TIMEOUT * 2 + self.timeout;
+        let wait = MAX_POLL_INTERVAL + SESSION_TIMEOUT + self.timeout;
+        let deadline = Instant::now() + wait;
         let mut positioned = false;
         while from + (out.len() as u64) < end {
             if Instant::now() > deadline {
                 return Err(JournalError::Unreadable {
                     offset: from + out.len() as u64,
-                    source: format!("group consumer got no record within {:?}", SESSION_TIMEOUT * 2 + self.timeout)
-                        .into(),
+                    source: format!("group consumer got no record within {wait:?}").into(),
                 });
             }
             let Some(message) = self.consumer().poll(Duration::from_millis(200)) else { continue };
