@@ -1251,6 +1251,21 @@ fn the_oracle_heartbeat_job_journals_prices_and_fails_without_a_quorum() {
     assert!(rounds.contains(r#""outcome":{"status":"published","value":265000000000}"#), "{rounds}");
     assert!(rounds.contains(r#"["src_b",265050000000]"#), "{rounds}");
 
+    // The connector and the scheduler as long-running processes export Prometheus metrics.
+    let (mut oracle, metrics) =
+        with_metrics(d, &["oracle", "run", "--config", d.join("oracle.toml").to_str().unwrap()]);
+    let text =
+        scrape_until(&metrics, |t| t.contains("aurum_oracle_rounds_total{symbol=\"XAU/USD\",outcome=\"published\"}"));
+    assert!(text.contains("aurum_ingest_observations_total{source=\"src_a\"}"), "{text}");
+    assert!(text.contains("aurum_oracle_last_published_seconds{symbol=\"XAU/USD\"}"), "{text}");
+    oracle.kill().unwrap();
+    oracle.wait().unwrap();
+    let (mut jobs, metrics) = with_metrics(d, &["jobs", "run"]);
+    let text = scrape_until(&metrics, |t| t.contains("aurum_job_last_run_success{job=\"oracle-heartbeat\"} 1"));
+    assert!(text.contains("aurum_job_runs{job=\"oracle-heartbeat\",state=\"success\"} 1"), "{text}");
+    jobs.kill().unwrap();
+    jobs.wait().unwrap();
+
     // Sources that do not answer: no quorum, the run fails with the reason (and is retried).
     let dead = [
         ("src_a", &keys[0], "http://127.0.0.1:9/price".to_string()),
@@ -1265,4 +1280,44 @@ fn the_oracle_heartbeat_job_journals_prices_and_fails_without_a_quorum() {
     let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let error = run["tasks"][0]["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("no price published in 2 round(s)") && error.contains("no_quorum"), "{error}");
+}
+
+/// Start `aurum ARGS --metrics-addr 127.0.0.1:0` (a long-running process) and the metrics URL it
+/// prints on stderr.
+fn with_metrics(data_dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aurum"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the process prints its metrics address").unwrap();
+        if let Some(url) = line.split("metrics on ").nth(1) {
+            break url.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+/// GET `url` until `ready` holds for the body (60 s at most: a bound, not a sleep).
+fn scrape_until(url: &str, ready: impl Fn(&str) -> bool) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+        let r = http(port, &format!("GET /{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        if r.starts_with("HTTP/1.1 200") && ready(&r) {
+            return r;
+        }
+        assert!(std::time::Instant::now() < deadline, "{url} never had what was expected:\n{r}");
+    }
 }

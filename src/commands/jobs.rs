@@ -62,6 +62,9 @@ pub enum JobsCommand {
         /// Run what is due now (missed slots by each job's catch-up policy), then exit.
         #[arg(long)]
         until_idle: bool,
+        /// Serve Prometheus metrics (each job's last run, runs by state) at http://ADDR/metrics.
+        #[arg(long)]
+        metrics_addr: Option<std::net::SocketAddr>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -265,6 +268,7 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
                     &env.engine,
                     &oracle,
                     Some(rounds),
+                    &super::oracle::OracleMetrics::default(),
                     std::future::pending::<()>(),
                     |_, _| {},
                 ))?;
@@ -468,8 +472,14 @@ pub fn run(ctx: &Context, cmd: JobsCommand) -> CliResult {
                 }
             }
         }
-        JobsCommand::Run { until_idle, config } => {
-            let mut s = open_scheduler(ctx, &config)?;
+        JobsCommand::Run { until_idle, metrics_addr, config } => {
+            let engine = super::ledger::open_engine(ctx, EngineConfig::default())?;
+            if let Some(addr) = metrics_addr {
+                let db = engine.db().clone();
+                let bound = super::metrics_http::spawn(addr, move || aurum_api::operations::job_gauges(&db))?;
+                eprintln!("[jobs] metrics on http://{bound}/metrics");
+            }
+            let mut s = scheduler_over(ctx, &config, engine)?;
             if until_idle {
                 let r = s.run_until_idle(FOREGROUND_LIMIT)?;
                 let report = json!({"created": r.created, "skipped": r.skipped, "started": r.started,

@@ -12,6 +12,7 @@ pub mod lake;
 pub mod ledger;
 mod ledger_demo;
 pub mod log;
+pub mod metrics_http;
 pub mod oracle;
 pub mod quality;
 pub mod recon;

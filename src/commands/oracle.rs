@@ -37,6 +37,9 @@ pub struct RunArgs {
     /// Stop after this many rounds.
     #[arg(long)]
     pub rounds: Option<u64>,
+    /// Serve Prometheus metrics (sources, rounds, pushes) at http://ADDR/metrics.
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `aurum oracle attest`.
@@ -81,20 +84,88 @@ fn signer(env: &str) -> Result<aurum_chain::alloy::signers::local::PrivateKeySig
 async fn run_connector(ctx: &Context, args: RunArgs) -> CliResult {
     let engine = open_engine(ctx, EngineConfig::default())?;
     let json_out = ctx.json;
-    let summary = run_rounds(ctx, &engine, &args.config, args.rounds, tokio::signal::ctrl_c(), |line, text| {
-        if json_out {
-            print_json(line);
-        } else {
-            println!("{text}");
-        }
-    })
-    .await?;
+    let metrics = Arc::new(OracleMetrics::default());
+    if let Some(addr) = args.metrics_addr {
+        let m = metrics.clone();
+        let bound = super::metrics_http::spawn(addr, move || m.render())?;
+        eprintln!("[oracle] metrics on http://{bound}/metrics");
+    }
+    let summary =
+        run_rounds(ctx, &engine, &args.config, args.rounds, &metrics, tokio::signal::ctrl_c(), |line, text| {
+            if json_out {
+                print_json(line);
+            } else {
+                println!("{text}");
+            }
+        })
+        .await?;
     if !ctx.json {
         for line in &summary.sources {
             println!("{line}");
         }
     }
     Ok(())
+}
+
+/// The connector's Prometheus metrics: its sources' (from the ingestion framework), rounds by
+/// symbol and outcome, pushes, and the last published price's time.
+#[derive(Debug, Default)]
+pub struct OracleMetrics {
+    ingest: parking_lot::Mutex<Option<aurum_ingest::Metrics>>,
+    rounds: parking_lot::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
+    last_published_ms: parking_lot::Mutex<std::collections::BTreeMap<String, i64>>,
+    pushes: std::sync::atomic::AtomicU64,
+}
+
+impl OracleMetrics {
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP aurum_oracle_rounds_total Rounds by symbol and outcome.\n# TYPE aurum_oracle_rounds_total counter"
+        );
+        for ((symbol, outcome), n) in self.rounds.lock().iter() {
+            let _ = writeln!(out, "aurum_oracle_rounds_total{{symbol=\"{symbol}\",outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aurum_oracle_pushes_total Prices pushed to feeds.\n# TYPE aurum_oracle_pushes_total counter"
+        );
+        let _ = writeln!(out, "aurum_oracle_pushes_total {}", self.pushes.load(std::sync::atomic::Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP aurum_oracle_last_published_seconds When a symbol's price was last published.\n# TYPE aurum_oracle_last_published_seconds gauge"
+        );
+        for (symbol, ms) in self.last_published_ms.lock().iter() {
+            let _ = writeln!(out, "aurum_oracle_last_published_seconds{{symbol=\"{symbol}\"}} {}", ms / 1000);
+        }
+        if let Some(m) = self.ingest.lock().as_ref() {
+            let snapshot = m.snapshot();
+            for (name, help, value) in [
+                (
+                    "aurum_ingest_requests_total",
+                    "Requests made by a source.",
+                    &(|s: &aurum_ingest::SourceSnapshot| s.requests) as &dyn Fn(&aurum_ingest::SourceSnapshot) -> u64,
+                ),
+                ("aurum_ingest_observations_total", "Observations a source delivered.", &|s| s.observations),
+                ("aurum_ingest_failures_total", "Failed requests of a source.", &|s| {
+                    s.failures.timeout
+                        + s.failures.connect
+                        + s.failures.http_status
+                        + s.failures.decode
+                        + s.failures.closed
+                }),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                for (source, s) in &snapshot.sources {
+                    let _ = writeln!(out, "{name}{{source=\"{source}\"}} {}", value(s));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// What a run of the connector did.
@@ -119,6 +190,7 @@ pub async fn run_rounds(
     engine: &aurum_ledger_node::engine::Engine,
     config_path: &std::path::Path,
     rounds: Option<u64>,
+    metrics: &OracleMetrics,
     stop: impl std::future::Future,
     mut on_round: impl FnMut(&serde_json::Value, &str),
 ) -> Result<RoundsSummary, BoxError> {
@@ -133,6 +205,7 @@ pub async fn run_rounds(
     let mut connector = Connector::new(&config, provider, Some(journal))?;
     connector.seed_from_feeds().await?;
     let mut ingestion = config.ingest.spawn(Arc::new(aurum_ingest::SystemClock))?;
+    *metrics.ingest.lock() = Some(ingestion.metrics.clone());
     let mut ticker = tokio::time::interval(Duration::from_millis(config.round_interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
@@ -183,6 +256,18 @@ pub async fn run_rounds(
                 r.dropped.len()
             );
             summary.published += u64::from(r.published().is_some());
+            let outcome_name = match &r.outcome {
+                RoundOutcome::Published { .. } => "published",
+                RoundOutcome::NoQuorum { .. } => "no_quorum",
+                RoundOutcome::BreakerTripped { .. } => "breaker_tripped",
+            };
+            *metrics.rounds.lock().entry((r.symbol.clone(), outcome_name)).or_default() += 1;
+            if r.published().is_some() {
+                metrics.last_published_ms.lock().insert(r.symbol.clone(), r.at_ms);
+            }
+            if s.push.as_ref().and_then(|p| p.tx).is_some() {
+                metrics.pushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             summary.pushes += u64::from(s.push.as_ref().and_then(|p| p.tx).is_some());
             on_round(&line, &text);
             summary.last.insert(r.symbol.clone(), line);

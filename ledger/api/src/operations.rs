@@ -127,6 +127,45 @@ pub async fn gauges(state: &AppState) -> String {
     tokio::task::spawn_blocking(move || gauges_blocking(&state)).await.unwrap_or_default()
 }
 
+/// Each job's last finished run (success, end time), from the scheduler's history in `db`: in the
+/// API's `/metrics`, and in `aurum jobs run --metrics-addr`'s.
+pub fn job_gauges(db: &aurum_kv::Db) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let runs = aurum_sched::store::Store::new(db.clone()).runs(None).unwrap_or_default();
+    let mut last: BTreeMap<&str, &aurum_sched::DagRun> = BTreeMap::new();
+    for r in runs.iter().filter(|r| r.state.is_final() && r.state != aurum_sched::RunState::Skipped) {
+        let e = last.entry(r.dag.as_str()).or_insert(r);
+        if r.ended_ms >= e.ended_ms {
+            *e = r;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurum_job_last_run_success Whether a job's last finished run succeeded.\n# TYPE aurum_job_last_run_success gauge"
+    );
+    for (job, r) in &last {
+        let ok = u8::from(r.state == aurum_sched::RunState::Success);
+        let _ = writeln!(out, "aurum_job_last_run_success{{job=\"{job}\"}} {ok}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurum_job_last_run_end_seconds When a job's last finished run ended.\n# TYPE aurum_job_last_run_end_seconds gauge"
+    );
+    for (job, r) in &last {
+        let _ = writeln!(out, "aurum_job_last_run_end_seconds{{job=\"{job}\"}} {}", r.ended_ms.unwrap_or(0) / 1000);
+    }
+    let _ = writeln!(out, "# HELP aurum_job_runs Recorded runs by job and state.\n# TYPE aurum_job_runs gauge");
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for r in &runs {
+        *counts.entry((r.dag.as_str(), r.state.as_str())).or_default() += 1;
+    }
+    for ((job, state), n) in counts {
+        let _ = writeln!(out, "aurum_job_runs{{job=\"{job}\",state=\"{state}\"}} {n}");
+    }
+    out
+}
+
 fn gauges_blocking(state: &AppState) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -159,29 +198,7 @@ fn gauges_blocking(state: &AppState) -> String {
         );
         let _ = writeln!(out, "aurum_read_model_lag_blocks {}", head.saturating_sub(through));
     }
-    let runs = aurum_sched::store::Store::new(engine.db().clone()).runs(None).unwrap_or_default();
-    let mut last: BTreeMap<&str, &aurum_sched::DagRun> = BTreeMap::new();
-    for r in runs.iter().filter(|r| r.state.is_final() && r.state != aurum_sched::RunState::Skipped) {
-        let e = last.entry(r.dag.as_str()).or_insert(r);
-        if r.ended_ms >= e.ended_ms {
-            *e = r;
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP aurum_job_last_run_success Whether a job's last finished run succeeded.\n# TYPE aurum_job_last_run_success gauge"
-    );
-    for (job, r) in &last {
-        let ok = u8::from(r.state == aurum_sched::RunState::Success);
-        let _ = writeln!(out, "aurum_job_last_run_success{{job=\"{job}\"}} {ok}");
-    }
-    let _ = writeln!(
-        out,
-        "# HELP aurum_job_last_run_end_seconds When a job's last finished run ended.\n# TYPE aurum_job_last_run_end_seconds gauge"
-    );
-    for (job, r) in &last {
-        let _ = writeln!(out, "aurum_job_last_run_end_seconds{{job=\"{job}\"}} {}", r.ended_ms.unwrap_or(0) / 1000);
-    }
+    out.push_str(&job_gauges(engine.db()));
     if let Some(q) = kv_json(engine.db(), QUALITY_KEY) {
         let _ = writeln!(
             out,
