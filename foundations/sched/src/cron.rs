@@ -108,8 +108,10 @@ impl Cron {
             days: sets[2],
             months: sets[3],
             weekdays: sets[4],
-            days_restricted: parts[2] != "*",
-            weekdays_restricted: parts[4] != "*",
+            // As Vixie cron: a field that starts with `*` (`*`, `*/2`) does not restrict, so
+            // `0 0 */2 * MON` is odd days that are Mondays, not odd days or Mondays.
+            days_restricted: !parts[2].starts_with('*'),
+            weekdays_restricted: !parts[4].starts_with('*'),
         };
         if cron.next_after(0).is_none() {
             return Err(bad("never fires (no such day in the months given)".into()));
@@ -155,12 +157,9 @@ impl Cron {
         let weekday = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
         let dom = self.days & (1 << day) != 0;
         let dow = self.weekdays & (1 << weekday) != 0;
-        match (self.days_restricted, self.weekdays_restricted) {
-            (true, true) => dom || dow,
-            (true, false) => dom,
-            (false, true) => dow,
-            (false, false) => true,
-        }
+        // Vixie cron: either day when both fields restrict, else both (a `*` field's set is full,
+        // a `*/n` field's is not).
+        if self.days_restricted && self.weekdays_restricted { dom || dow } else { dom && dow }
     }
 }
 
@@ -282,6 +281,8 @@ mod tests {
         // Both day fields restricted: either matches (the 13th, or any Friday).
         assert_eq!(next("0 0 13 * 5", t), "2026-11-27T00:00:00Z");
         assert_eq!(next("0 0 * * 7", t), "2026-11-29T00:00:00Z"); // 7 is Sunday
+        // A stepped `*` restricts nothing for the either-day rule: odd days that are Mondays.
+        assert_eq!(next("0 0 */2 * MON", t), "2026-12-07T00:00:00Z");
         // Strictly after: a time on a fire time gives the next one.
         assert_eq!(next("0 2 * * *", at(2026, 11, 27, 2, 0)), "2026-11-28T02:00:00Z");
     }

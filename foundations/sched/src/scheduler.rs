@@ -166,6 +166,9 @@ pub struct Scheduler {
     /// Runs not yet final.
     active: BTreeMap<RunKey, DagRun>,
     in_flight: HashMap<AttemptKey, InFlight>,
+    /// Attempts given up (timed out) whose threads have not yet returned: they still count
+    /// against `max_parallel_tasks`, and their task is not retried until they do.
+    abandoned: HashMap<AttemptKey, u32>,
     tx: Sender<Report>,
     rx: Receiver<Report>,
     /// Reports received while waiting, for the next tick.
@@ -241,12 +244,20 @@ impl Scheduler {
             states,
             active: BTreeMap::new(),
             in_flight: HashMap::new(),
+            abandoned: HashMap::new(),
             tx,
             rx,
             received: Vec::new(),
         };
-        for run in s.store.runs(None)? {
-            if !run.state.is_final() && s.dags.contains_key(&run.dag) {
+        for mut run in s.store.runs(None)? {
+            if run.state.is_final() {
+                continue;
+            }
+            let Some(spec) = s.dags.get(&run.dag) else { continue };
+            if reconcile(&mut run, spec, now) {
+                s.store.put_run(&run)?;
+            }
+            if !run.state.is_final() {
                 s.active.insert((run.dag.clone(), run.logical_ms), run);
             }
         }
@@ -287,9 +298,9 @@ impl Scheduler {
         self.store.runs(dag)
     }
 
-    /// Attempts running now.
+    /// Attempts running now (given-up attempts whose threads still run included).
     pub fn running(&self) -> usize {
-        self.in_flight.len()
+        self.in_flight.len() + self.abandoned.len()
     }
 
     /// Create a run of `dag` now (it starts at the next tick, if its DAG has room). Returns its
@@ -297,8 +308,9 @@ impl Scheduler {
     pub fn trigger(&mut self, dag: &str) -> Result<i64, SchedError> {
         let spec = self.dags.get(dag).ok_or_else(|| SchedError::UnknownDag(dag.to_string()))?;
         let now = self.clock.now_ms().max(0);
-        // Unique per DAG: a trigger in the same ms as another run moves on a ms.
-        let mut logical = now;
+        // Unique per DAG: a trigger in the same ms as another run moves on a ms; and never on a
+        // whole minute, where a schedule slot may fall (a slot's run is created by the schedule).
+        let mut logical = if now % 60_000 == 0 { now + 1 } else { now };
         while self.active.contains_key(&(dag.to_string(), logical)) || self.store.run_exists(dag, logical)? {
             logical += 1;
         }
@@ -323,6 +335,7 @@ impl Scheduler {
         for key in overrun {
             let f = self.in_flight.remove(&key).expect("listed above");
             f.cancelled.store(true, Ordering::Relaxed);
+            self.abandoned.insert(key.clone(), f.attempt);
             let timeout = self.dags[&key.0].task(&key.2).map_or(0, |t| t.timeout_ms);
             report.timed_out += 1;
             let run_key = (key.0.clone(), key.1);
@@ -463,11 +476,15 @@ impl Scheduler {
             }
             let spec = self.dags[&key.0].clone();
             for task in spec.order().expect("validated DAGs have an order") {
-                if self.in_flight.len() >= self.config.max_parallel_tasks {
+                if self.in_flight.len() + self.abandoned.len() >= self.config.max_parallel_tasks {
                     return Ok(());
                 }
-                let run = &self.active[&key];
-                let ti = run.task(&task.name).expect("a run has every task of its DAG");
+                // A failed thread start may have finished the run already.
+                let Some(run) = self.active.get(&key) else { break };
+                let Some(ti) = run.task(&task.name) else { continue };
+                if self.abandoned.contains_key(&(key.0.clone(), key.1, task.name.clone())) {
+                    continue; // its last attempt's thread still runs: no second one beside it
+                }
                 let upstream_done =
                     task.upstream.iter().all(|u| run.task(u).is_some_and(|t| t.state == TaskState::Success));
                 let ready = match ti.state {
@@ -525,6 +542,9 @@ impl Scheduler {
 
     fn finish_attempt(&mut self, r: Report, now: i64, report: &mut TickReport) -> Result<(), SchedError> {
         let key = (r.dag.clone(), r.logical_ms, r.task.clone());
+        if self.abandoned.get(&key) == Some(&r.attempt) {
+            self.abandoned.remove(&key); // its thread is done: its slot and its task are free
+        }
         // A report for an attempt no longer in flight (timed out, or of an earlier scheduler)
         // is ignored: that attempt already failed.
         match self.in_flight.get(&key) {
@@ -569,7 +589,10 @@ impl Scheduler {
         let made = ti.attempts.len() as u32;
         if made < policy.max_attempts {
             // Deterministic per (seed, DAG, task, slot, retry), whatever else ran.
-            let seed = self.config.seed ^ seed_for(&format!("{}/{task}", key.0)) ^ key.1 as u64;
+            let seed = self.config.seed
+                ^ seed_for(&format!("{}/{task}", key.0))
+                ^ key.1 as u64
+                ^ u64::from(made).rotate_left(32);
             let delay = Backoff::new(policy, seed).delay(made);
             ti.state = TaskState::UpForRetry;
             ti.next_try_ms = Some(now.saturating_add(delay.as_millis() as i64));
@@ -602,6 +625,42 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+/// Bring an unfinished run made under an earlier version of its DAG in line with the current one:
+/// tasks added since get an instance (scheduled); tasks removed since are skipped if they had not
+/// ended (a running one counts as interrupted first). Returns whether the run changed.
+fn reconcile(run: &mut DagRun, spec: &DagSpec, now: i64) -> bool {
+    let mut changed = false;
+    for t in &mut run.tasks {
+        if spec.task(&t.task).is_none() && !t.state.is_final() {
+            if let Some(a) = t.attempts.last_mut().filter(|a| a.ended_ms.is_none()) {
+                a.ended_ms = Some(now);
+                a.error = Some("interrupted: the task was removed from its DAG".into());
+            }
+            t.state = TaskState::Skipped;
+            t.next_try_ms = None;
+            changed = true;
+        }
+    }
+    let order = spec.order().expect("validated DAGs have an order");
+    for t in order {
+        if run.task(&t.name).is_none() {
+            run.tasks.push(TaskInstance {
+                task: t.name.clone(),
+                state: TaskState::Scheduled,
+                attempts: Vec::new(),
+                next_try_ms: None,
+            });
+            changed = true;
+        }
+    }
+    if changed && run.tasks.iter().all(|t| t.state.is_final()) {
+        let ok = run.tasks.iter().all(|t| matches!(t.state, TaskState::Success | TaskState::Skipped));
+        run.state = if ok { RunState::Success } else { RunState::Failed };
+        run.ended_ms = Some(now);
+    }
+    changed
 }
 
 /// Every task that waits, directly or not, for `task`.

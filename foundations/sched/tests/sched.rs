@@ -233,15 +233,19 @@ fn an_attempt_over_its_timeout_fails_is_retried_and_its_late_result_is_ignored()
     clock.advance(1);
     let r = s.tick().unwrap();
     assert_eq!((r.timed_out, r.failed), (1, 1));
-    // The first attempt ends late, successfully: ignored, the attempt already failed.
-    release.send(Ok("too late".into())).unwrap();
-    assert!(s.wait_for_report(WAIT));
-    assert_eq!(s.tick().unwrap().succeeded, 0);
     let run = s.runs(Some("slow")).unwrap().pop().unwrap();
     assert_eq!(run.tasks[0].state, TaskState::UpForRetry);
     assert_eq!(run.tasks[0].attempts[0].error.as_deref(), Some("timed out after 10000 ms"));
-    // The retry succeeds in time.
+    // The retry is due, but the given-up attempt's thread still runs: no second one beside it.
     clock.advance(1_000);
+    assert_eq!(s.tick().unwrap().started, 0);
+    assert_eq!(s.running(), 1, "the abandoned thread still counts");
+    // The first attempt ends late, successfully: ignored, the attempt already failed.
+    release.send(Ok("too late".into())).unwrap();
+    assert!(s.wait_for_report(WAIT));
+    let r = s.tick().unwrap();
+    assert_eq!((r.succeeded, r.started), (0, 1), "its thread is done: the retry starts");
+    // The retry succeeds in time.
     release.send(Ok("in time".into())).unwrap();
     s.run_until_idle(WAIT).unwrap();
     let run = s.runs(Some("slow")).unwrap().pop().unwrap();
@@ -354,4 +358,38 @@ fn bad_specs_and_unknown_dags_are_refused_with_the_reason() {
     let mut s = open(dir.path(), &clock, vec![DagSpec::job("real", None, ok())]);
     assert!(matches!(s.trigger("ghost"), Err(SchedError::UnknownDag(_))));
     assert!(matches!(s.runs(Some("ghost")), Err(SchedError::UnknownDag(_))));
+}
+
+#[test]
+fn an_unfinished_run_follows_its_dag_when_tasks_are_added_or_removed_before_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let (extract, _release) = gated("extract", &started);
+    let old = DagSpec {
+        name: "etl".into(),
+        schedule: None,
+        catch_up: CatchUp::All,
+        max_active_runs: 1,
+        tasks: vec![extract],
+    };
+    let mut s = open(dir.path(), &clock, vec![old]);
+    s.trigger("etl").unwrap();
+    assert_eq!(s.tick().unwrap().started, 1);
+    drop(s); // a crash while `extract` runs; then a release drops it and adds `load`
+    let loads = Arc::new(AtomicUsize::new(0));
+    let new = DagSpec {
+        name: "etl".into(),
+        schedule: None,
+        catch_up: CatchUp::All,
+        max_active_runs: 1,
+        tasks: vec![counting("load", &loads)],
+    };
+    let mut s = open(dir.path(), &clock, vec![new]);
+    s.run_until_idle(WAIT).unwrap();
+    let run = s.runs(Some("etl")).unwrap().pop().unwrap();
+    assert_eq!(run.state, RunState::Success, "{run:?}");
+    assert_eq!(run.task("extract").unwrap().state, TaskState::Skipped);
+    assert!(run.task("extract").unwrap().attempts[0].error.as_deref().unwrap().contains("removed"));
+    assert_eq!((run.task("load").unwrap().state, loads.load(Ordering::SeqCst)), (TaskState::Success, 1));
 }
