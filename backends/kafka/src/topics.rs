@@ -15,7 +15,10 @@
 //!   carries the group's id but never joins it (Kafka's "simple consumer" commits), so the
 //!   offsets are the cluster's own: `kafka-consumer-groups` shows them.
 //! - **Names.** Every topic is stored as `prefix` + its name (`kafka://…?prefix=P`), and only
-//!   the topics with the prefix are listed: deployments sharing a cluster never see each other's.
+//!   the topics with the prefix are listed: deployments sharing a cluster with prefixes that are
+//!   not prefixes of each other (`eu.` and `us.`, not `eu.` and `eu.prod.`) never see each
+//!   other's topics. Partition counts are cached: a topic is never recreated with another count
+//!   under a running node.
 //! - **Configuration.** Partitions, the cleanup policy and retention map to the topic's Kafka
 //!   configuration. Segment sizes and the embedded durability setting do not: on Kafka an
 //!   acknowledgement means "every in-sync replica has it" ([`AckDurability::Replicated`]).
@@ -49,6 +52,11 @@ const READER_GROUP: &str = "aurum-topic-reader";
 const LINGER_MS: &str = "2";
 /// Most records of one append (the producer's queue holds them all until they are delivered).
 pub const MAX_APPEND_RECORDS: usize = 100_000;
+/// Most partition readers kept between reads (each holds a consumer, its connections and its
+/// prefetch queue); beyond it one is closed to make room.
+pub const MAX_CACHED_READERS: usize = 32;
+/// Prefetched data a reader may queue, in KiB (librdkafka's default is 64 MiB per consumer).
+const READER_QUEUE_KBYTES: &str = "16384";
 
 /// A closure turning an rdkafka error into [`Error::Backend`] saying what was being done.
 fn backend(what: impl Into<String>) -> impl FnOnce(KafkaError) -> Error {
@@ -170,6 +178,7 @@ impl KafkaTopics {
     fn new_reader(&self, topic: &str, partition: u32, offset: u64) -> Result<Reader> {
         let consumer: BaseConsumer = reader_config(&self.config)
             .set("group.id", READER_GROUP)
+            .set("queued.max.messages.kbytes", READER_QUEUE_KBYTES)
             .create()
             .map_err(backend(format!("creating a reader of {topic}/{partition}")))?;
         let mut reader = Reader { consumer, next: offset };
@@ -260,7 +269,14 @@ impl KafkaTopics {
         };
         // After an error the reader is dropped: the next read starts afresh.
         result?;
-        self.readers.lock().insert(key, reader);
+        let mut readers = self.readers.lock();
+        if readers.len() >= MAX_CACHED_READERS
+            && let Some(evict) = readers.keys().next().cloned()
+        {
+            readers.remove(&evict);
+        }
+        readers.insert(key, reader);
+        drop(readers);
         let next_offset = records.last().map_or(offset, |r| r.offset + 1);
         Ok(FetchResult {
             records,

@@ -683,6 +683,18 @@ fn quality_checks_pass_clean_tables_and_catch_every_injected_defect() {
         assert_eq!((warn.status, warn.unexpected_percent), (Status::Warn, Some(61.58)), "{warn:?}");
         assert_eq!(aurum_quality::worst(&results), Status::Fail);
 
+        // Rows with a NULL key are not duplicates of each other (as SQL's UNIQUE has it).
+        sqlx::raw_sql("CREATE TABLE q_nulls (id bigint); INSERT INTO q_nulls VALUES (NULL), (NULL), (1)")
+            .execute(pool)
+            .await
+            .unwrap();
+        let nulls = aurum_quality::parse(
+            "[[checks]]\nsource = \"postgres\"\ntable = \"q_nulls\"\nkind = \"unique\"\ncolumns = [\"id\"]",
+        )
+        .unwrap();
+        let r = &aurum_quality::run_checks(&nulls, &source, now_ms).await[0];
+        assert_eq!((r.status, r.unexpected), (Status::Pass, Some(0)), "{r:?}");
+
         // A check the engine cannot run is an error, never a pass.
         let broken = aurum_quality::parse(
             "[[checks]]\nsource = \"postgres\"\ntable = \"no_such_table\"\nkind = \"row_count\"\nmin = 1",

@@ -82,13 +82,19 @@ pub struct LagPoint {
 pub struct OpsState {
     lag_history: Mutex<VecDeque<LagPoint>>,
     alerts: Mutex<AlertBook>,
+    /// The last lag read per watched (group, topic): reported again, marked down, while the
+    /// topics cannot be read — a broker outage must not read as "caught up" and resolve alerts.
+    last_lag: Mutex<BTreeMap<(String, String), Vec<LagRow>>>,
 }
+
+/// One partition's lag: (group, topic, partition, committed, end, lag).
+type LagRow = (String, String, u32, Option<u64>, u64, u64);
 
 impl OpsState {
     /// Loaded from the KV store (the alert state of the last run).
     pub fn load(db: &aurum_kv::Db) -> OpsState {
         let book = db.get(ALERTS_KEY).ok().flatten().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        OpsState { lag_history: Mutex::new(VecDeque::new()), alerts: Mutex::new(book) }
+        OpsState { alerts: Mutex::new(book), ..OpsState::default() }
     }
 }
 
@@ -96,22 +102,30 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Consumer lag of every watched group on its topic: (group, topic, partition, committed, end,
-/// lag). Topics that do not exist yet are skipped.
-fn consumer_lag(
-    topics: &SharedTopics,
-    watched: &[(String, String)],
-) -> Vec<(String, String, u32, Option<u64>, u64, u64)> {
+/// Consumer lag of every watched group on its topic, and whether it could be read now (else the
+/// last lag read is given again). Topics that do not exist yet are skipped.
+fn consumer_lag(state: &AppState) -> Vec<(LagRow, bool)> {
+    let topics = state.topics();
+    let names = topics.topic_names();
+    let mut last = state.ops().last_lag.lock();
     let mut out = Vec::new();
-    let names = topics.topic_names().unwrap_or_default();
-    for (group, topic) in watched {
-        if !names.contains(topic) {
-            continue;
-        }
-        if let Ok(lags) = topics.lag(group, topic) {
-            out.extend(
-                lags.into_iter().map(|l| (group.clone(), topic.clone(), l.partition, l.committed, l.log_end, l.lag)),
-            );
+    for (group, topic) in state.watched_groups() {
+        let key = (group.clone(), topic.clone());
+        let fresh = match &names {
+            Ok(names) if !names.contains(topic) => continue,
+            Ok(_) => topics.lag(group, topic).ok(),
+            Err(_) => None,
+        };
+        match fresh {
+            Some(lags) => {
+                let rows: Vec<LagRow> = lags
+                    .into_iter()
+                    .map(|l| (group.clone(), topic.clone(), l.partition, l.committed, l.log_end, l.lag))
+                    .collect();
+                last.insert(key, rows.clone());
+                out.extend(rows.into_iter().map(|r| (r, true)));
+            }
+            None => out.extend(last.get(&key).into_iter().flatten().cloned().map(|r| (r, false))),
         }
     }
     out
@@ -188,8 +202,18 @@ fn gauges_blocking(state: &AppState) -> String {
         out,
         "# HELP aurum_consumer_lag Records a consumer group has yet to read, per partition.\n# TYPE aurum_consumer_lag gauge"
     );
-    for (group, topic, p, _, _, lag) in consumer_lag(state.topics(), state.watched_groups()) {
+    let lags = consumer_lag(state);
+    for ((group, topic, p, _, _, lag), _) in &lags {
         let _ = writeln!(out, "aurum_consumer_lag{{group=\"{group}\",topic=\"{topic}\",partition=\"{p}\"}} {lag}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurum_consumer_lag_up Whether the lag was read now (0: the last value read is repeated).\n# TYPE aurum_consumer_lag_up gauge"
+    );
+    let up: BTreeMap<(&str, &str), bool> =
+        lags.iter().map(|((g, t, ..), fresh)| ((g.as_str(), t.as_str()), *fresh)).collect();
+    for ((group, topic), fresh) in up {
+        let _ = writeln!(out, "aurum_consumer_lag_up{{group=\"{group}\",topic=\"{topic}\"}} {}", u8::from(fresh));
     }
     if let Some(through) = state.read_model_through() {
         let _ = writeln!(
@@ -260,20 +284,22 @@ pub async fn run(state: AppState, settings: Option<AlertSettings>, mut stop: tok
             () = crate::risk::webhook::stopped(&mut stop) => return,
         }
         let now = now_ms();
-        let (s, watched) = (state.clone(), state.watched_groups().to_vec());
-        let lags = tokio::task::spawn_blocking(move || consumer_lag(s.topics(), &watched)).await.unwrap_or_default();
+        let s = state.clone();
+        let lags = tokio::task::spawn_blocking(move || consumer_lag(&s)).await.unwrap_or_default();
         {
             let mut h = state.ops().lag_history.lock();
             if h.len() == LAG_HISTORY_POINTS {
                 h.pop_front();
             }
-            let lags = lags.iter().map(|(g, t, p, _, _, lag)| (format!("{g}/{t}/{p}"), *lag)).collect();
+            let lags = lags.iter().map(|((g, t, p, _, _, lag), _)| (format!("{g}/{t}/{p}"), *lag)).collect();
             h.push_back(LagPoint { at_ms: now, lags });
         }
         let Some(settings) = &settings else { continue };
         let text = format!("{}{}", state.metrics().render(state.engine().stats()), gauges(&state).await);
         let samples = aurum_alerting::parse_samples(&text);
-        let mut book = std::mem::take(&mut *state.ops().alerts.lock());
+        // Worked on a copy (delivery may take seconds); the shared one stays readable meanwhile.
+        // Only this task changes it, so writing the copy back loses nothing.
+        let mut book = state.ops().alerts.lock().clone();
         let fired = aurum_alerting::evaluate(&settings.rules, &samples, &mut book.states, now);
         for n in &fired {
             tracing::warn!(rule = %n.rule, status = %n.status, summary = %n.summary, "alert");
@@ -343,9 +369,11 @@ fn overview_blocking(state: &AppState) -> Value {
     let risk_alerts: Vec<Value> =
         recent_records(topics, alerts_topic, RECENT).into_iter().rev().map(|(_, v)| v).collect();
     let risk_total = topics.offsets(alerts_topic, 0).map(|o| o.high_watermark).unwrap_or(0);
-    let consumers: Vec<Value> = consumer_lag(topics, state.watched_groups())
+    let consumers: Vec<Value> = consumer_lag(state)
         .into_iter()
-        .map(|(g, t, p, c, end, lag)| json!({"group": g, "topic": t, "partition": p, "committed": c, "end": end, "lag": lag}))
+        .map(|((g, t, p, c, end, lag), fresh)| {
+            json!({"group": g, "topic": t, "partition": p, "committed": c, "end": end, "lag": lag, "fresh": fresh})
+        })
         .collect();
     let runs = aurum_sched::store::Store::new(db.clone()).runs(None).unwrap_or_default();
     let mut recent_runs: Vec<&aurum_sched::DagRun> =

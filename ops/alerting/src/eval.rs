@@ -76,6 +76,12 @@ fn summary(rule: &Rule, labels: &BTreeMap<String, String>, value: f64) -> String
     s
 }
 
+/// `v`, or the nearest finite value (NaN reads as 0): JSON, where alert state is kept, has no
+/// NaN or infinity.
+fn finite(v: f64) -> f64 {
+    if v.is_nan() { 0.0 } else { v.clamp(f64::MIN, f64::MAX) }
+}
+
 /// A value for reading: integers without a fraction, others to 3 places.
 pub fn format_value(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.3}") }
@@ -93,10 +99,11 @@ pub fn evaluate(rules: &[Rule], samples: &[Sample], states: &mut AlertStates, no
                 rule: rule.name.clone(),
                 phase: Phase::Pending,
                 since_ms: now_ms,
-                value: s.value,
+                value: finite(s.value),
                 labels: s.labels.clone(),
             });
-            st.value = s.value;
+            // Kept finite: the state is saved as JSON, which has no NaN or infinity.
+            st.value = finite(s.value);
             let held = u64::try_from(now_ms.saturating_sub(st.since_ms)).unwrap_or(0);
             if st.phase == Phase::Pending && held >= rule.for_ms {
                 st.phase = Phase::Firing;
@@ -105,7 +112,7 @@ pub fn evaluate(rules: &[Rule], samples: &[Sample], states: &mut AlertStates, no
                     rule: rule.name.clone(),
                     severity: rule.severity.clone(),
                     labels: s.labels.clone(),
-                    value: s.value,
+                    value: finite(s.value),
                     summary: summary(rule, &s.labels, s.value),
                     since_ms: st.since_ms,
                     at_ms: now_ms,

@@ -31,6 +31,9 @@ pub struct Outbox {
     pub retry_at_ms: i64,
     /// Dropped for lack of room, ever.
     pub dropped: u64,
+    /// Dropped because the receiver refused them for good (a 4xx other than 408 and 429), ever.
+    #[serde(default)]
+    pub rejected: u64,
     /// Delivered, ever.
     pub delivered: u64,
 }
@@ -102,11 +105,18 @@ impl Webhook {
         }
         let mut sent = 0;
         while let Some(n) = outbox.queue.front() {
-            let ok = match self.client.post(&self.url).json(&payload(n)).send().await {
-                Ok(r) => r.status().is_success(),
-                Err(_) => false,
-            };
-            if !ok {
+            let status = self.client.post(&self.url).json(&payload(n)).send().await.map(|r| r.status().as_u16());
+            // A 4xx other than a timeout or a rate limit will not change on retry: drop that one
+            // (counted) rather than block every later notification behind it.
+            if let Ok(code @ 400..=499) = status
+                && code != 408
+                && code != 429
+            {
+                outbox.queue.pop_front();
+                outbox.rejected += 1;
+                continue;
+            }
+            if !status.is_ok_and(|c| (200..300).contains(&c)) {
                 outbox.failures += 1;
                 let delay = Backoff::new(self.policy.clone(), now_ms as u64).delay(outbox.failures);
                 outbox.retry_at_ms = now_ms.saturating_add(delay.as_millis() as i64);

@@ -15,9 +15,14 @@ struct Receiver {
     tx: mpsc::UnboundedSender<serde_json::Value>,
     /// Requests to refuse (503) before accepting.
     refuse: Arc<AtomicUsize>,
+    /// Bodies containing this are answered 400 (a payload the receiver will never take).
+    reject: Option<&'static str>,
 }
 
 async fn receive(State(r): State<Receiver>, Json(body): Json<serde_json::Value>) -> StatusCode {
+    if r.reject.is_some_and(|s| body.to_string().contains(s)) {
+        return StatusCode::BAD_REQUEST;
+    }
     if r.refuse.load(Ordering::SeqCst) > 0 {
         r.refuse.fetch_sub(1, Ordering::SeqCst);
         return StatusCode::SERVICE_UNAVAILABLE;
@@ -27,10 +32,19 @@ async fn receive(State(r): State<Receiver>, Json(body): Json<serde_json::Value>)
 }
 
 async fn receiver(refuse: usize) -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
+    receiver_with(refuse, None).await
+}
+
+async fn receiver_with(
+    refuse: usize,
+    reject: Option<&'static str>,
+) -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
-        .with_state(Receiver { tx, refuse: Arc::new(AtomicUsize::new(refuse)) });
+    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(Receiver {
+        tx,
+        refuse: Arc::new(AtomicUsize::new(refuse)),
+        reject,
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -105,4 +119,18 @@ async fn a_failing_receiver_is_retried_in_order_after_a_backoff() {
     let second = rx.recv().await.unwrap();
     assert!(first["text"].as_str().unwrap().contains("FIRING"));
     assert!(second["text"].as_str().unwrap().contains("RESOLVED"), "the resolve never overtakes its firing");
+}
+
+#[tokio::test]
+async fn a_notification_the_receiver_rejects_for_good_is_dropped_not_retried_for_ever() {
+    let (url, mut rx) = receiver_with(0, Some("FIRING")).await;
+    let rules = parse(RULES).unwrap();
+    let hook = Webhook::new(&url, 1_000, 8_000).unwrap();
+    let (mut states, mut outbox) = (AlertStates::new(), Outbox::default());
+    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 0));
+    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 30_000));
+    outbox.push(evaluate(&rules, &parse_samples(&metrics(0)), &mut states, 31_000));
+    assert_eq!(hook.flush(&mut outbox, 31_000).await, 1, "the resolve is delivered behind the rejected firing");
+    assert_eq!((outbox.rejected, outbox.queue.len()), (1, 0));
+    assert!(rx.recv().await.unwrap()["text"].as_str().unwrap().contains("RESOLVED"));
 }

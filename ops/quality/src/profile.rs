@@ -60,7 +60,7 @@ pub async fn profile(source: &dyn SqlSource, table: &str) -> Result<Vec<ColumnPr
     for c in columns {
         let name = cell_text(c.get("column_name")).unwrap_or_default();
         let data_type = cell_text(c.get("data_type")).unwrap_or_default();
-        let col = d.ident(&name);
+        let col = d.quoted(&name);
         let mut stats = vec![
             "COUNT(*) AS total".to_string(),
             format!("COUNT({col}) AS present"),

@@ -152,6 +152,9 @@ fn count(row: &Row, key: &str, sql_hint: &str) -> Result<u64, QualityError> {
 
 /// The verdict of a row check: pass if at least `mostly` of the rows are expected.
 fn row_verdict(check: &Check, total: u64, bad: u64, result: &mut CheckResult) {
+    // Counts from separate statements can disagree when rows arrive between them: never more
+    // unexpected rows than rows (and never an underflow that would read as a pass).
+    let total = total.max(bad);
     result.rows = Some(total);
     result.unexpected = Some(bad);
     result.unexpected_percent = (total > 0).then(|| (bad as f64 * 10_000.0 / total as f64).round() / 100.0);
@@ -255,12 +258,15 @@ async fn evaluate(
         Kind::Unique { columns } => {
             let cols: Vec<String> = columns.iter().map(|c| q.col(c)).collect();
             let key = cols.join(", ");
+            // Rows with a NULL in the key are not duplicates of each other (as in SQL's UNIQUE).
+            let keyed: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+            let keyed = keyed.join(" AND ");
             let sql = format!("SELECT COUNT(*) AS total FROM {}{}", q.table(), q.filter(None));
             let total = count(&one(source, &sql).await?, "total", &sql)?;
             let groups = format!(
                 "SELECT {key}, COUNT(*) AS n FROM {}{} GROUP BY {key} HAVING COUNT(*) > 1",
                 q.table(),
-                q.filter(None)
+                q.filter(Some(&keyed))
             );
             let sql = format!("SELECT COALESCE(SUM(n), 0) AS bad FROM ({groups}) AS dups");
             let bad = count(&one(source, &sql).await?, "bad", &sql)?;
@@ -271,7 +277,7 @@ async fn evaluate(
                 let sql = format!(
                     "SELECT {v} AS v, COUNT(*) AS n FROM {}{} GROUP BY {key} HAVING COUNT(*) > 1 ORDER BY n DESC, v LIMIT {EXAMPLES}",
                     q.table(),
-                    q.filter(None)
+                    q.filter(Some(&keyed))
                 );
                 result.examples = examples(source, &sql).await?;
             }

@@ -40,6 +40,12 @@ impl Dialect {
         path.split('.').map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(".")
     }
 
+    /// One name exactly as an engine reports it (a column read from `information_schema`): quoted
+    /// whole, inner quotes doubled, never split on dots.
+    pub fn quoted(self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
     /// A string literal (single quotes doubled).
     pub fn string(self, s: &str) -> String {
         format!("'{}'", s.replace('\'', "''"))

@@ -257,7 +257,9 @@ fn check_of(r: RawCheck) -> Result<Check, String> {
             None => Ok(None),
             Some(toml::Value::String(s)) if is_decimal(s) => Ok(Some(s.clone())),
             Some(toml::Value::Integer(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(format!("`{key}` must be an integer or a decimal string like \"12.50\", not {other}")),
+            Some(other) => Err(format!(
+                "`{key}` must be an integer or a decimal string like \"12.50\" (at most 18 decimals), not {other}"
+            )),
         }
     };
     let count = |v: &Option<toml::Value>, key: &str| -> Result<Option<u64>, String> {
@@ -385,7 +387,10 @@ pub fn ident_path(s: &str) -> Result<(), String> {
 fn is_decimal(s: &str) -> bool {
     let digits = s.strip_prefix('-').unwrap_or(s);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    // At most 18 decimals: the scale every engine here compares at exactly (DECIMAL(38, 18)).
     !int.is_empty()
+        && int.len() <= 20
+        && frac.len() <= 18
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
         && (!digits.contains('.') || !frac.is_empty())
@@ -462,6 +467,10 @@ mod tests {
             ("[[checks]]\ntable = \"t\"\nkind = \"not_null\"", "check 1 (not_null): needs `column`"),
             ("[[checks]]\ntable = \"t; drop\"\nkind = \"row_count\"\nmin = 1", "not a plain identifier"),
             ("[[checks]]\ntable = \"t\"\nkind = \"between\"\ncolumn = \"a\"\nmin = 1.5", "decimal string"),
+            (
+                "[[checks]]\ntable = \"t\"\nkind = \"between\"\ncolumn = \"a\"\nmin = \"0.0000000000000000001\"",
+                "at most 18 decimals",
+            ),
             ("[[checks]]\ntable = \"t\"\nkind = \"freshness\"\ncolumn = \"a\"\nmax_age = \"soon\"", "max_age \"soon\""),
             ("[[checks]]\ntable = \"t\"\nkind = \"row_count\"\nmin = 1\ncolour = 2", "unknown field `colour`"),
             (
