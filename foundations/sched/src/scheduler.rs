@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
@@ -38,48 +38,9 @@ pub const DEFAULT_HISTORY_PER_DAG: usize = 500;
 /// or a finished attempt).
 pub const MAX_IDLE_WAIT: Duration = Duration::from_secs(30);
 
-/// The scheduler's time.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Ms since the epoch.
-    fn now_ms(&self) -> i64;
-}
-
-/// Wall-clock time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-    }
-}
-
-/// A clock only the test moves.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    /// At `now_ms`.
-    pub fn new(now_ms: i64) -> Self {
-        ManualClock(AtomicI64::new(now_ms))
-    }
-
-    /// Move to `now_ms`.
-    pub fn set(&self, now_ms: i64) {
-        self.0.store(now_ms, Ordering::SeqCst);
-    }
-
-    /// Move forward by `ms`.
-    pub fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+// The scheduler's time: the log's `Clock` (ms since the epoch), so one manual clock drives
+// both in a test.
+pub use aurum_log::{Clock, ManualClock, SystemClock};
 
 /// Limits and seeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
