@@ -13,7 +13,7 @@
 //! retries, timeouts and parameters, or disables a job; see docs/scheduler.md.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -226,7 +226,7 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
     }
 
     let s = section("recon-nightly");
-    let manifests = manifests(&env.ctx.data_dir)?;
+    let manifests = super::recon::manifest_paths(&env.ctx)?;
     if s.enabled.unwrap_or(true) && !manifests.is_empty() {
         let t = task(
             "three-way",
@@ -320,26 +320,6 @@ fn dags(env: &Env, file: &JobsFile) -> Result<Vec<DagSpec>, BoxError> {
             ..DagSpec::job("data-quality", Some(schedule("data-quality", &s, "0 * * * *")?), t)
         });
     }
-    Ok(out)
-}
-
-/// The chain manifests in the data directory (`chain/<id>/manifest.json`), by chain id.
-fn manifests(data_dir: &Path) -> Result<Vec<PathBuf>, BoxError> {
-    let dir = data_dir.join("chain");
-    let mut out = Vec::new();
-    match std::fs::read_dir(&dir) {
-        Ok(entries) => {
-            for e in entries {
-                let m = e?.path().join("manifest.json");
-                if m.is_file() {
-                    out.push(m);
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot list {}: {e}", dir.display()).into()),
-    }
-    out.sort();
     Ok(out)
 }
 

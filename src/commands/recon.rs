@@ -147,22 +147,33 @@ struct Program {
     reserve_decimals: u32,
 }
 
-/// The chains whose demo runs left a manifest in this data directory (`chain/<id>/manifest.json`):
-/// each chain id with the deployment its indexer follows.
-pub fn chain_deployments(ctx: &Context) -> Result<Vec<(u64, Deployment)>, BoxError> {
+/// The chain manifests demo runs left in this data directory (`chain/<id>/manifest.json`), in
+/// path order.
+pub fn manifest_paths(ctx: &Context) -> Result<Vec<PathBuf>, BoxError> {
     let dir = ctx.data_dir.join("chain");
-    let mut out = Vec::new();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot list {}: {e}", dir.display()).into()),
     };
+    let mut out = Vec::new();
     for entry in entries {
         let manifest = entry?.path().join("manifest.json");
         if manifest.is_file() {
-            let p = read_program(&manifest)?;
-            out.push((p.chain_id, p.deployment));
+            out.push(manifest);
         }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The chains whose demo runs left a manifest in this data directory: each chain id with the
+/// deployment its indexer follows.
+pub fn chain_deployments(ctx: &Context) -> Result<Vec<(u64, Deployment)>, BoxError> {
+    let mut out = Vec::new();
+    for manifest in manifest_paths(ctx)? {
+        let p = read_program(&manifest)?;
+        out.push((p.chain_id, p.deployment));
     }
     out.sort_by_key(|(id, _)| *id);
     Ok(out)
