@@ -82,9 +82,11 @@ pub struct LagPoint {
 pub struct OpsState {
     lag_history: Mutex<VecDeque<LagPoint>>,
     alerts: Mutex<AlertBook>,
-    /// The last lag read per watched (group, topic): reported again, marked down, while the
-    /// topics cannot be read — a broker outage must not read as "caught up" and resolve alerts.
-    last_lag: Mutex<BTreeMap<(String, String), Vec<LagRow>>>,
+    /// The latest lag sample (taken by the background loop only, every [`OPS_INTERVAL`]; the
+    /// gauges and the overview read it): each row with whether it was read in that sample, or
+    /// repeated from the one before because the topics could not be read — a broker outage must
+    /// not read as "caught up" and resolve alerts.
+    lag_now: Mutex<Vec<(LagRow, bool)>>,
 }
 
 /// One partition's lag: (group, topic, partition, committed, end, lag).
@@ -93,7 +95,17 @@ type LagRow = (String, String, u32, Option<u64>, u64, u64);
 impl OpsState {
     /// Loaded from the KV store (the alert state of the last run).
     pub fn load(db: &aurum_kv::Db) -> OpsState {
-        let book = db.get(ALERTS_KEY).ok().flatten().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let book = match db.get(ALERTS_KEY) {
+            Ok(None) => AlertBook::default(),
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the saved alert state does not decode: alerts start over");
+                AlertBook::default()
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "the saved alert state cannot be read: alerts start over");
+                AlertBook::default()
+            }
+        };
         OpsState { alerts: Mutex::new(book), ..OpsState::default() }
     }
 }
@@ -102,32 +114,31 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Consumer lag of every watched group on its topic, and whether it could be read now (else the
-/// last lag read is given again). Topics that do not exist yet are skipped.
-fn consumer_lag(state: &AppState) -> Vec<(LagRow, bool)> {
+/// Sample the consumer lag of every watched group on its topic and keep it as the latest: a
+/// (group, topic) that cannot be read now repeats its rows of the previous sample, marked stale.
+/// Topics that do not exist yet are skipped.
+fn sample_lag(state: &AppState) -> Vec<(LagRow, bool)> {
     let topics = state.topics();
     let names = topics.topic_names();
-    let mut last = state.ops().last_lag.lock();
+    let previous = state.ops().lag_now.lock().clone();
     let mut out = Vec::new();
     for (group, topic) in state.watched_groups() {
-        let key = (group.clone(), topic.clone());
         let fresh = match &names {
             Ok(names) if !names.contains(topic) => continue,
             Ok(_) => topics.lag(group, topic).ok(),
             Err(_) => None,
         };
         match fresh {
-            Some(lags) => {
-                let rows: Vec<LagRow> = lags
-                    .into_iter()
-                    .map(|l| (group.clone(), topic.clone(), l.partition, l.committed, l.log_end, l.lag))
-                    .collect();
-                last.insert(key, rows.clone());
-                out.extend(rows.into_iter().map(|r| (r, true)));
-            }
-            None => out.extend(last.get(&key).into_iter().flatten().cloned().map(|r| (r, false))),
+            Some(lags) => out.extend(
+                lags.into_iter()
+                    .map(|l| ((group.clone(), topic.clone(), l.partition, l.committed, l.log_end, l.lag), true)),
+            ),
+            None => out.extend(
+                previous.iter().filter(|((g, t, ..), _)| g == group && t == topic).map(|(row, _)| (row.clone(), false)),
+            ),
         }
     }
+    out.clone_into(&mut state.ops().lag_now.lock());
     out
 }
 
@@ -202,7 +213,7 @@ fn gauges_blocking(state: &AppState) -> String {
         out,
         "# HELP aurum_consumer_lag Records a consumer group has yet to read, per partition.\n# TYPE aurum_consumer_lag gauge"
     );
-    let lags = consumer_lag(state);
+    let lags = state.ops().lag_now.lock().clone();
     for ((group, topic, p, _, _, lag), _) in &lags {
         let _ = writeln!(out, "aurum_consumer_lag{{group=\"{group}\",topic=\"{topic}\",partition=\"{p}\"}} {lag}");
     }
@@ -285,7 +296,7 @@ pub async fn run(state: AppState, settings: Option<AlertSettings>, mut stop: tok
         }
         let now = now_ms();
         let s = state.clone();
-        let lags = tokio::task::spawn_blocking(move || consumer_lag(&s)).await.unwrap_or_default();
+        let lags = tokio::task::spawn_blocking(move || sample_lag(&s)).await.unwrap_or_default();
         {
             let mut h = state.ops().lag_history.lock();
             if h.len() == LAG_HISTORY_POINTS {
@@ -369,7 +380,11 @@ fn overview_blocking(state: &AppState) -> Value {
     let risk_alerts: Vec<Value> =
         recent_records(topics, alerts_topic, RECENT).into_iter().rev().map(|(_, v)| v).collect();
     let risk_total = topics.offsets(alerts_topic, 0).map(|o| o.high_watermark).unwrap_or(0);
-    let consumers: Vec<Value> = consumer_lag(state)
+    let consumers: Vec<Value> = state
+        .ops()
+        .lag_now
+        .lock()
+        .clone()
         .into_iter()
         .map(|((g, t, p, c, end, lag), fresh)| {
             json!({"group": g, "topic": t, "partition": p, "committed": c, "end": end, "lag": lag, "fresh": fresh})
