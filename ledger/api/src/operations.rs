@@ -111,7 +111,7 @@ impl OpsState {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    aurum_log::Clock::now_ms(&aurum_log::SystemClock)
 }
 
 /// Sample the consumer lag of every watched group on its topic and keep it as the latest: a
