@@ -405,6 +405,23 @@ impl Engine {
         rx.recv().map_err(|_| EngineError::Closed)?
     }
 
+    /// Wait until the writer has finished every request submitted before this call: its block
+    /// and the head anchor written after it is acknowledged. A request's outcomes arrive before
+    /// that anchor is written (it is off the acknowledgement's path), so a caller that must know
+    /// the writer is idle — a test that injects storage faults for one step only, a shutdown
+    /// that copies the data directory — waits here. Fails like a submit if the engine is stopped
+    /// or poisoned.
+    pub fn barrier(&self) -> Result<(), EngineError> {
+        self.check_poison()?;
+        let sender = self.handle.sender.as_ref().ok_or(EngineError::Closed)?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        // An empty request is the barrier: `enqueue` refuses empty requests from clients, and the
+        // writer answers this one on its own, after all the work queued before it.
+        let reply: Reply = Box::new(move |r| drop(tx.send(r)));
+        sender.send(Request { commands: Vec::new(), bytes: 0, reply }).map_err(|_| EngineError::Closed)?;
+        rx.recv().map_err(|_| EngineError::Closed)?.map(|_| ())
+    }
+
     /// Submit without waiting: `done` is called with the outcomes once the block is durable (on
     /// the writer thread). Fails at once, without calling `done`, if the request is invalid, the
     /// engine is stopped, or the queue holds `queue_capacity` requests already
@@ -606,6 +623,17 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>, snapshots: &SyncSender<c
                 }
             },
         };
+        if first.commands.is_empty() {
+            // A barrier (`Engine::barrier`): everything queued before it is done, anchor included.
+            let reply = first.reply;
+            if shared.poisoned.load(Ordering::Acquire) {
+                let cause = shared.poison_cause.lock().clone().unwrap_or_default();
+                reply(Err(EngineError::Poisoned { cause }));
+            } else {
+                reply(Ok(Vec::new()));
+            }
+            continue;
+        }
         let mut count = first.commands.len();
         let mut bytes = first.bytes;
         let mut requests = vec![first];
@@ -613,7 +641,8 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Request>, snapshots: &SyncSender<c
         loop {
             match rx.try_recv() {
                 Ok(r)
-                    if count + r.commands.len() <= shared.config.max_batch_commands
+                    if !r.commands.is_empty()
+                        && count + r.commands.len() <= shared.config.max_batch_commands
                         && bytes + r.bytes <= MAX_BLOCK_COMMAND_BYTES =>
                 {
                     count += r.commands.len();

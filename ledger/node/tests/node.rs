@@ -1158,6 +1158,10 @@ mod engine_tests {
                 Err(EngineError::Poisoned { .. } | EngineError::Kv(_)) => {}
                 Err(e) => panic!("seed {seed} step {step}: unexpected error {e}"),
             }
+            // The head anchor is written after the acknowledgement: let the writer finish it
+            // under this step's faults, so that which write a fault hits depends on the seed
+            // alone and not on the threads' timing. (A poisoned engine answers with its error.)
+            let _ = engine.barrier();
             vfs.clear_faults();
             let must_restart = engine.read(|_| ()).is_err();
             if must_restart || rng.below(6) == 0 {
