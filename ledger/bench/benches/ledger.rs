@@ -5,7 +5,9 @@
 //! installs and starts it). Every row prints its ratio to the PostgreSQL baseline measured in this
 //! run.
 //!
-//! Run: `cargo bench -p aurum-ledger-bench --bench ledger` (`-- quick` for a short run).
+//! Run: `cargo bench -p aurum-ledger-bench --bench ledger` (`-- quick` for a short run; `-- audit`
+//! for the in-memory and one-client rows and the audit only, without the PostgreSQL baseline: the
+//! profiling loop).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,14 +42,31 @@ fn setup_commands() -> Vec<Vec<Command>> {
     all.chunks(MAX_BATCH_COMMANDS).map(<[Command]>::to_vec).collect()
 }
 
+/// Transfer ids: consecutive (a client's counter, the common case) or uniformly random 128-bit
+/// ids (UUIDv4-style, no locality for the id index).
+#[derive(Clone, Copy)]
+enum Ids {
+    Consecutive,
+    Random,
+}
+
 fn transfers(count: u64, first_id: u64, seed: u64) -> Vec<Command> {
+    transfers_with(count, first_id, seed, Ids::Consecutive)
+}
+
+fn transfers_with(count: u64, first_id: u64, seed: u64, ids: Ids) -> Vec<Command> {
     let mut rng = SplitMix64::new(seed);
+    let mut id_rng = SplitMix64::new(seed ^ 0x5eed);
     (0..count)
         .map(|i| {
+            let id = match ids {
+                Ids::Consecutive => u128::from(first_id + i),
+                Ids::Random => (u128::from(id_rng.next_u64()) << 64) | u128::from(id_rng.next_u64()),
+            };
             let from = 1 + rng.below(ACCOUNTS);
             let to = 1 + (from + rng.below(ACCOUNTS - 1)) % ACCOUNTS;
             Command::CreateTransfer(CreateTransfer {
-                id: TransferId(u128::from(first_id + i)),
+                id: TransferId(id),
                 debit_account: AccountId(u128::from(from)),
                 credit_account: AccountId(u128::from(to)),
                 amount: u128::from(1 + rng.below(1000)),
@@ -68,7 +87,7 @@ fn row(m: &Measurement, pg: Option<f64>) {
     println!("{:<62} {:>12.0} /s  {ratio}", m.name, m.ops_per_sec());
 }
 
-fn in_memory(n: u64) -> Measurement {
+fn in_memory(n: u64, ids: Ids) -> Measurement {
     let mut ledger = Ledger::new();
     let mut seq = 0;
     let mut ts = 1u64;
@@ -77,9 +96,13 @@ fn in_memory(n: u64) -> Measurement {
         ledger.apply(BatchContext { seq, timestamp: Timestamp(ts) }, &batch);
         ts += 1_000_000;
     }
-    let work = transfers(n, 1, 42);
+    let work = transfers_with(n, 1, 42, ids);
     let batches: Vec<&[Command]> = work.chunks(MAX_BATCH_COMMANDS).collect();
-    let m = measure("aurum in-memory apply (batches of 8190)", || {
+    let name = match ids {
+        Ids::Consecutive => "aurum in-memory apply (batches of 8190)",
+        Ids::Random => "aurum in-memory apply, random 128-bit ids",
+    };
+    let m = measure(name, || {
         for b in &batches {
             seq += 1;
             let r = ledger.apply(BatchContext { seq, timestamp: Timestamp(ts) }, b);
@@ -138,6 +161,7 @@ fn durable(dir: &Path, name: &str, n: u64, clients: u64, per_request: u64) -> (M
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
+    let audit_only = std::env::args().any(|a| a == "audit");
     let n: u64 = if quick { 200_000 } else { 2_000_000 };
     let pg_secs = if quick { 3 } else { 10 };
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-tmp");
@@ -145,7 +169,10 @@ fn main() {
 
     println!("== PostgreSQL baseline (pgledger-style SQL, {ACCOUNTS} accounts, pgbench 8 clients, {pg_secs} s) ==");
     let pg = PgTarget::default();
-    let pg_best = if pg.available() {
+    let pg_best = if audit_only {
+        println!("skipped (-- audit)");
+        None
+    } else if pg.available() {
         pg.setup(ACCOUNTS).expect("create the baseline schema");
         let single =
             pg.pgbench("single.pgbench", 8, Duration::from_secs(pg_secs), ACCOUNTS, 1).expect("pgbench single");
@@ -164,7 +191,8 @@ fn main() {
     };
 
     println!("== aurum ({n} transfers) ==");
-    row(&in_memory(n), pg_best);
+    row(&in_memory(n, Ids::Consecutive), pg_best);
+    row(&in_memory(n, Ids::Random), pg_best);
     for (name, clients, per_request) in [
         ("aurum durable, 1 client, requests of 8190", 1, 8190),
         ("aurum durable, 8 clients, requests of 1024 (group commit)", 8, 1024),
@@ -175,6 +203,9 @@ fn main() {
         row(&m, pg_best);
         if clients == 1 {
             row(&audit, pg_best);
+            if audit_only {
+                break;
+            }
         }
     }
 }

@@ -16,6 +16,10 @@ const K0: u64 = 0x243F_6A88_85A3_08D3; // digits of pi: arbitrary, fixed forever
 const K1: u64 = 0x1319_8A2E_0370_7344;
 const K2: u64 = 0xA409_3822_299F_31D0;
 
+/// log2 of the run of consecutive ids kept in consecutive buckets (see `write_u128`).
+const RUN_BITS: u32 = 8;
+const RUN: u64 = 1 << RUN_BITS;
+
 /// Folded 64×64→128 multiply: mixes every input bit into both halves of the output.
 #[inline]
 fn fold(a: u64, b: u64) -> u64 {
@@ -56,9 +60,18 @@ impl Hasher for FastHasher {
         self.0 = fold(self.0 ^ v ^ K0, K1);
     }
 
+    /// Ids are mixed in runs of [`RUN`]: the id's low bits select its place within a run, the rest
+    /// is folded. Clients often choose consecutive ids (counters, ULID-style ids with a counter in the low
+    /// bits); consecutive ids then land in consecutive buckets, so inserting or looking up a stream of
+    /// new ids walks the table's memory instead of missing the cache once per id (measured: the
+    /// miss on the control bytes was the largest single cost of applying a new transfer). Ids
+    /// that differ above the run are spread as before, and ids inside one run never share a
+    /// bucket, so strided or random ids are no worse off.
     #[inline]
     fn write_u128(&mut self, v: u128) {
-        self.0 = fold(self.0 ^ (v as u64) ^ K0, ((v >> 64) as u64) ^ K1);
+        let lo = v as u64;
+        let mixed = fold(self.0 ^ (lo >> RUN_BITS) ^ K0, ((v >> 64) as u64) ^ K1);
+        self.0 = mixed.wrapping_add(lo & (RUN - 1));
     }
 
     #[inline]
