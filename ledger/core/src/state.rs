@@ -21,6 +21,7 @@ use crate::outcome::{BatchResult, ResultCode};
 use crate::types::{Account, AccountId, Amount, Asset, AssetId, Metadata, Timestamp, Transfer, TransferId};
 
 mod apply;
+mod compare;
 mod invariants;
 mod snapshot;
 
@@ -411,6 +412,13 @@ impl Ledger {
         let mut out = [0u8; 32];
         out.copy_from_slice(&d);
         out
+    }
+
+    /// Whether `self` and `other` have the same canonical encoding (and so the same
+    /// [`Ledger::digest`]), decided by comparing the encodings as they are produced — `other`'s
+    /// on a second thread — which costs a fraction of hashing them. Exact: no digest is trusted.
+    pub fn same_encoding(&self, other: &Ledger) -> bool {
+        compare::same_encoding(self, other)
     }
 
     /// The cheap invariant (O(assets)): per asset Σ debits = Σ credits, posted and pending. For
