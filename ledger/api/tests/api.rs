@@ -426,6 +426,23 @@ async fn every_client_mistake_is_a_4xx_problem() {
         .await;
     assert_problem(&r, 422, "amount_too_precise");
     assert_eq!(r.body["field"], "/transfers/1/amount");
+    // A batch item's pointers are built only for a problem; they still name the item.
+    let mut reserved = transfer(3, 1, 2, "1");
+    reserved["metadata"] = json!({"aurum.api_key": "forged"});
+    let r = api
+        .post(
+            "/v1/transfers/batch",
+            t,
+            json!({"transfers": [transfer(1, 1, 2, "1"), transfer(2, 1, 2, "1"), reserved]}),
+        )
+        .await;
+    assert_problem(&r, 422, "reserved_metadata_key");
+    assert_eq!(r.body["field"], "/transfers/2/metadata/aurum.api_key");
+    let mut long = transfer(4, 1, 2, "1");
+    long["metadata"] = json!({"memo": "x".repeat(257)});
+    let r = api.post("/v1/transfers/batch", t, json!({"transfers": [long]})).await;
+    assert_problem(&r, 422, "invalid_value");
+    assert_eq!(r.body["field"], "/transfers/0/metadata/memo");
     let r = api
         .post("/v1/entries", t, json!({"id": "300", "postings": [{"account": "1", "side": "up", "amount": "1"}]}))
         .await;

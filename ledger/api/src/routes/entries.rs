@@ -14,7 +14,7 @@ use crate::config::LIST_SCAN_BUDGET_ITEMS;
 use crate::error::{ApiError, CommandKind, Problem};
 use crate::routes::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::model::{
-    DecimalString, EntryView, Id, MetadataIn, PostingView, SideJson, client_metadata, parse_id,
+    DecimalString, EntryView, Id, MetadataIn, PostingView, SideJson, client_metadata_at, parse_id,
 };
 use crate::routes::transfers::{check_batch_len, with_api_key, with_idempotency};
 use crate::routes::{
@@ -118,10 +118,10 @@ fn entry_command(
                 results: None,
             });
         };
-        let amount = p.amount.to_units(*scale, &format!("{pointer}/postings/{j}/amount"))?;
+        let amount = p.amount.to_units_at(*scale, || format!("{pointer}/postings/{j}/amount"))?;
         postings.push(Posting { account, side: p.side.into(), amount });
     }
-    let metadata = client_metadata(req.metadata.clone(), &format!("{pointer}/metadata"))?;
+    let metadata = client_metadata_at(req.metadata.clone(), || format!("{pointer}/metadata"))?;
     Ok(CreateEntry { id: TransferId(req.id.0), postings, metadata: with_api_key(metadata, caller), linked })
 }
 

@@ -104,13 +104,20 @@ impl<'de> Deserialize<'de> for DecimalString {
 impl DecimalString {
     /// Exact base units for an asset of `scale`, or the problem naming `field`.
     pub fn to_units(&self, scale: u8, field: &str) -> Result<u128, ApiError> {
+        self.to_units_at(scale, || field.to_string())
+    }
+
+    /// [`DecimalString::to_units`] with the field's pointer built only for a problem: a batch
+    /// item's pointer is formatted (`/transfers/{i}/amount`), and formatting it for every valid
+    /// item cost more than parsing the amount.
+    pub fn to_units_at(&self, scale: u8, field: impl FnOnce() -> String) -> Result<u128, ApiError> {
         parse_amount(&self.0, scale).map_err(|e| {
             let code = match e {
                 DecimalError::TooPrecise { .. } => "amount_too_precise",
                 DecimalError::Overflow(_) => "amount_too_large",
                 _ => "amount_invalid",
             };
-            ApiError::Amount { code, field: field.to_string(), detail: e.to_string() }
+            ApiError::Amount { code, field: field(), detail: e.to_string() }
         })
     }
 }
@@ -122,15 +129,21 @@ pub type MetadataIn = BTreeMap<String, String>;
 /// value bytes: a command beyond them could not be journalled); `field` is the pointer of the
 /// metadata object.
 pub fn client_metadata(m: Option<MetadataIn>, field: &str) -> Result<Metadata, ApiError> {
+    client_metadata_at(m, || field.to_string())
+}
+
+/// [`client_metadata`] with the metadata object's pointer built only for a problem (see
+/// [`DecimalString::to_units_at`]).
+pub fn client_metadata_at(m: Option<MetadataIn>, field: impl Fn() -> String) -> Result<Metadata, ApiError> {
     let m = m.unwrap_or_default();
-    let pointer = |k: &str| format!("{field}/{}", k.replace('~', "~0").replace('/', "~1"));
+    let pointer = |k: &str| format!("{}/{}", field(), k.replace('~', "~0").replace('/', "~1"));
     if let Some(k) = m.keys().find(|k| k.starts_with(RESERVED_METADATA_PREFIX)) {
         return Err(ApiError::ReservedMetadataKey { field: pointer(k) });
     }
     if m.len() > MAX_METADATA_ENTRIES {
         return Err(ApiError::field(
             "invalid_value",
-            field,
+            field(),
             format!("{} metadata entries; at most {MAX_METADATA_ENTRIES}", m.len()),
         ));
     }

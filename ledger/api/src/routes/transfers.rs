@@ -25,7 +25,7 @@ use crate::risk::{self, Candidate, RiskView, blocking, now_ns};
 use crate::routes::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::model::{
     API_KEY_METADATA_KEY, DecimalString, Id, MetadataIn, PendingStateJson, TransferKindJson, TransferView,
-    client_metadata, parse_id,
+    client_metadata, client_metadata_at, parse_id,
 };
 use crate::routes::{
     BatchResponse, Caller, account_filter, batch_outcome, batch_outcome_with_risk, json, mark_replayed,
@@ -175,11 +175,11 @@ fn transfer_command(
     req: &CreateTransferRequest,
     (asset, scale): (AssetId, u8),
     caller: &Caller,
-    pointer: &str,
+    pointer: &dyn Fn() -> String,
     linked: bool,
 ) -> Result<CreateTransfer, ApiError> {
-    let amount = req.amount.to_units(scale, &format!("{pointer}/amount"))?;
-    let metadata = client_metadata(req.metadata.clone(), &format!("{pointer}/metadata"))?;
+    let amount = req.amount.to_units_at(scale, || format!("{}/amount", pointer()))?;
+    let metadata = client_metadata_at(req.metadata.clone(), || format!("{}/metadata", pointer()))?;
     Ok(CreateTransfer {
         id: TransferId(req.id.0),
         debit_account: AccountId(req.debit_account.0),
@@ -237,7 +237,7 @@ pub async fn create(
     let req = body.value;
     let (asset, scale) =
         state.asset_by_code(&req.asset).await?.ok_or_else(|| asset_missing(&req.asset, "/asset".into()))?;
-    let command = transfer_command(&req, (asset, scale), &caller, "", false)?;
+    let command = transfer_command(&req, (asset, scale), &caller, &String::new, false)?;
     let Some(risk) = state.risk().cloned() else {
         let outcome = state.submit(vec![Command::CreateTransfer(command.clone())]).await?[0];
         return Ok(single_outcome(&outcome, CommandKind::Transfer, || {
@@ -347,7 +347,7 @@ pub async fn batch(
         let mut scales = Vec::with_capacity(req.transfers.len());
         for (i, t) in req.transfers.iter().enumerate() {
             let asset = assets[t.asset.as_str()];
-            let c = transfer_command(t, asset, &caller, &format!("/transfers/{i}"), req.atomic && i < last)?;
+            let c = transfer_command(t, asset, &caller, &|| format!("/transfers/{i}"), req.atomic && i < last)?;
             ids.push(t.id.0);
             scales.push(asset.1);
             commands.push(c);
