@@ -164,21 +164,51 @@ pub(crate) struct Record {
     pub(crate) amount: Option<Amount>,
 }
 
-/// What a transfer id holds besides its record.
+/// What a transfer id holds besides its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Body {
-    /// The command failed: only the record is kept.
-    Failed,
+    /// The command failed: its outcome is kept.
+    Failed { code: ResultCode, timestamp: Timestamp },
     /// An accepted transfer (single-phase, pending, post or void).
     Transfer(Transfer),
     /// An accepted journal entry.
     Entry(Entry),
 }
 
+/// One transfer or entry id. Its idempotency [`Record`] is not stored whole: an accepted
+/// transfer's outcome is its own timestamp and amount, an entry's its timestamp, so only a
+/// failure keeps a code and a timestamp. (A stored record repeated those fields: 240 bytes a
+/// slot instead of 192, and the slots are most of a big ledger's memory and of the bytes each new
+/// transfer writes.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TransferSlot {
-    pub(crate) record: Record,
+    pub(crate) fingerprint: u128,
     pub(crate) body: Body,
+}
+
+impl TransferSlot {
+    /// The id's first outcome, as a replay returns it.
+    pub(crate) fn record(&self) -> Record {
+        let fingerprint = self.fingerprint;
+        match &self.body {
+            Body::Failed { code, timestamp } => {
+                Record { fingerprint, code: *code, timestamp: *timestamp, amount: None }
+            }
+            Body::Transfer(t) => {
+                Record { fingerprint, code: ResultCode::Ok, timestamp: t.timestamp, amount: Some(t.amount) }
+            }
+            Body::Entry(e) => Record { fingerprint, code: ResultCode::Ok, timestamp: e.timestamp, amount: None },
+        }
+    }
+
+    /// When the id was first used.
+    pub(crate) fn timestamp(&self) -> Timestamp {
+        match &self.body {
+            Body::Failed { timestamp, .. } => *timestamp,
+            Body::Transfer(t) => t.timestamp,
+            Body::Entry(e) => e.timestamp,
+        }
+    }
 }
 
 /// Slots in an append-only arena plus an id → position map. Used for assets, accounts, and
@@ -384,7 +414,20 @@ impl Ledger {
     /// Preconditions (asserted, they are the journal's duty, not a client's): `ctx.seq` is
     /// `last_seq() + 1`, and the batch's event timestamps fit in a u64.
     pub fn apply(&mut self, ctx: BatchContext, commands: &[Command]) -> BatchResult {
-        self.apply_batch(ctx, commands)
+        self.apply_batch(ctx, commands, None)
+    }
+
+    /// [`Ledger::apply`] with each command's [`crate::codec::fingerprint`] computed ahead by the
+    /// caller, one per command: a replay computes them on another thread while this one applies
+    /// the block before. Fingerprints that are not the commands' own would break idempotency
+    /// (checked in debug builds).
+    pub fn apply_fingerprinted(
+        &mut self,
+        ctx: BatchContext,
+        commands: &[Command],
+        fingerprints: &[u128],
+    ) -> BatchResult {
+        self.apply_batch(ctx, commands, Some(fingerprints))
     }
 
     /// Canonical encoding of the whole state (for snapshots): equal states encode equally.
@@ -519,7 +562,7 @@ impl Ledger {
         let (mut lo, mut hi) = (0, self.transfers.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.transfers.at(mid).record.timestamp <= ts {
+            if self.transfers.at(mid).timestamp() <= ts {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -531,7 +574,7 @@ impl Ledger {
     /// When the transfer or entry id at `position` was first used (failed ones included).
     pub fn movement_timestamp_at(&self, position: u64) -> Option<Timestamp> {
         let pos = usize::try_from(position).ok()?;
-        (pos < self.transfers.len()).then(|| self.transfers.at(pos).record.timestamp)
+        (pos < self.transfers.len()).then(|| self.transfers.at(pos).timestamp())
     }
 
     /// A page of accepted transfers and entries in the order they were applied, starting at
@@ -554,7 +597,7 @@ impl Ledger {
             let m = match &slot.body {
                 Body::Transfer(t) => Movement::Transfer(t),
                 Body::Entry(e) => Movement::Entry(e),
-                Body::Failed => continue,
+                Body::Failed { .. } => continue,
             };
             if filter.matches(&m) {
                 out.push(m);

@@ -25,6 +25,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use aurum_ledger::codec::fingerprint_with;
 use aurum_ledger::{BatchContext, Expiry, Ledger, Outcome};
 
 use crate::block::{GENESIS_PREV_HASH, HASH_BYTES, hash_of_encoded};
@@ -452,22 +453,25 @@ fn replay(
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Verified>(AUDIT_READ_AHEAD_BLOCKS);
         scope.spawn(move || {
+            let mut scratch = Vec::new();
             for item in blocks {
-                let (computed, signature_ok) = match &item {
+                let (computed, signature_ok, fingerprints) = match &item {
                     Ok(raw) => match &raw.block {
-                        Ok(block) => {
-                            (hash_of_encoded(&raw.bytes), keys::verify(public_key, &block.hash, &block.signature))
-                        }
-                        Err(_) => (None, false),
+                        Ok(block) => (
+                            hash_of_encoded(&raw.bytes),
+                            keys::verify(public_key, &block.hash, &block.signature),
+                            block.commands.iter().map(|c| fingerprint_with(c, &mut scratch)).collect(),
+                        ),
+                        Err(_) => (None, false, Vec::new()),
                     },
-                    Err(_) => (None, false),
+                    Err(_) => (None, false, Vec::new()),
                 };
-                if tx.send(Verified { item, computed, signature_ok }).is_err() {
+                if tx.send(Verified { item, computed, signature_ok, fingerprints }).is_err() {
                     return; // the replay stopped at a divergence
                 }
             }
         });
-        for Verified { item, computed, signature_ok } in rx {
+        for Verified { item, computed, signature_ok, fingerprints } in rx {
             let raw = match item {
                 Ok(raw) => raw,
                 Err(JournalError::Unreadable { offset, source }) => {
@@ -568,7 +572,11 @@ fn replay(
                     format!("timestamp {} ns", block.timestamp.0),
                 ));
             }
-            let replayed = ledger.apply(BatchContext { seq, timestamp: block.timestamp }, &block.commands);
+            let replayed = ledger.apply_fingerprinted(
+                BatchContext { seq, timestamp: block.timestamp },
+                &block.commands,
+                &fingerprints,
+            );
             if replayed.expired != block.result.expired {
                 return Err(diverge(
                     seq,
@@ -643,11 +651,13 @@ fn replay(
 /// Blocks the audit's reader thread may decode and verify ahead of the replay.
 const AUDIT_READ_AHEAD_BLOCKS: usize = 4;
 
-/// A block read, decoded, hashed and signature-checked by the reader thread.
+/// A block read, decoded, hashed and signature-checked by the reader thread, with its commands'
+/// fingerprints (the idempotency keys the replay needs, computed off the replay's thread).
 struct Verified {
     item: Result<crate::journal::RawBlock, JournalError>,
     computed: Option<[u8; HASH_BYTES]>,
     signature_ok: bool,
+    fingerprints: Vec<u128>,
 }
 
 /// The end of a clean replay: the journal reaches the expected head, and the replayed state's

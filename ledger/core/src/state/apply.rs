@@ -122,6 +122,14 @@ fn id_of(c: &Command) -> IdOf {
     }
 }
 
+/// A command and, if the caller computed it ahead (the audit's reader thread does, while this
+/// thread applies the block before), its [`crate::codec::fingerprint`].
+#[derive(Clone, Copy)]
+struct Cmd<'a> {
+    command: &'a Command,
+    fingerprint: Option<u128>,
+}
+
 /// Hands out event timestamps: strictly increasing, one nanosecond apart within a batch.
 struct Clock {
     next: u64,
@@ -139,7 +147,18 @@ impl Clock {
 }
 
 impl Ledger {
-    pub(crate) fn apply_batch(&mut self, ctx: BatchContext, commands: &[Command]) -> BatchResult {
+    /// `fingerprints`: each command's fingerprint, computed ahead by the caller (or None: here,
+    /// when an id needs it).
+    pub(crate) fn apply_batch(
+        &mut self,
+        ctx: BatchContext,
+        commands: &[Command],
+        fingerprints: Option<&[u128]>,
+    ) -> BatchResult {
+        if let Some(f) = fingerprints {
+            assert_eq!(f.len(), commands.len(), "one fingerprint per command");
+        }
+        let cmd = |i: usize| Cmd { command: &commands[i], fingerprint: fingerprints.map(|f| f[i]) };
         assert_eq!(ctx.seq, self.last_seq.wrapping_add(1), "batch sequence must follow the last one");
         assert!(!self.logging && self.undo.is_empty(), "undo log left over from a previous batch");
         let seq = ctx.seq;
@@ -168,26 +187,27 @@ impl Ledger {
             }
             if end == commands.len() {
                 // The batch ends inside the chain: nothing in it runs.
-                for c in &commands[i..] {
+                for k in i..commands.len() {
                     let t = clock.tick();
                     let o =
                         Outcome { code: ResultCode::LinkedEventChainOpen, timestamp: t, amount: None, replayed: false };
-                    self.remember(c, &o);
+                    self.remember(cmd(k), &o);
                     outcomes.push(o);
                 }
                 break;
             }
             if end == i {
                 let t = clock.tick();
-                let o = self.execute(&commands[i], t, seq);
+                let o = self.execute(cmd(i), t, seq);
                 if !o.code.is_ok() {
-                    self.remember(&commands[i], &o);
+                    self.remember(cmd(i), &o);
                 }
                 outcomes.push(o);
                 i += 1;
                 continue;
             }
-            self.run_chain(&commands[i..=end], &mut clock, seq, &mut outcomes);
+            let chain: Vec<Cmd<'_>> = (i..=end).map(cmd).collect();
+            self.run_chain(&chain, &mut clock, seq, &mut outcomes);
             i = end + 1;
         }
 
@@ -200,14 +220,14 @@ impl Ledger {
     }
 
     /// Run a closed chain all or nothing.
-    fn run_chain(&mut self, chain: &[Command], clock: &mut Clock, seq: u64, outcomes: &mut Vec<Outcome>) {
+    fn run_chain(&mut self, chain: &[Cmd<'_>], clock: &mut Clock, seq: u64, outcomes: &mut Vec<Outcome>) {
         let start = outcomes.len();
         // Each command's own event timestamp (a replayed outcome carries its first timestamp).
         let first = clock.next;
         let own = |k: usize| Timestamp(first + k as u64);
         self.logging = true;
         let mut failed = None;
-        for (k, c) in chain.iter().enumerate() {
+        for (k, &c) in chain.iter().enumerate() {
             let t = clock.tick();
             debug_assert_eq!(t, own(k));
             let o = self.execute(c, t, seq);
@@ -231,7 +251,7 @@ impl Ledger {
                         replayed: false,
                     });
                 }
-                for (k, c) in chain.iter().enumerate() {
+                for (k, &c) in chain.iter().enumerate() {
                     let o = &mut outcomes[start + k];
                     if k != f {
                         *o = Outcome {
@@ -278,7 +298,7 @@ impl Ledger {
                 }
                 Undo::SlotInserted(id) => {
                     let slot = self.transfers.remove_last(&id);
-                    if !matches!(slot.body, Body::Failed) {
+                    if !matches!(slot.body, Body::Failed { .. }) {
                         self.accepted -= 1;
                     }
                 }
@@ -305,33 +325,40 @@ impl Ledger {
 
     /// Remember a failed command's outcome under its id, unless the id is zero or already
     /// taken (the first outcome of an id is final).
-    fn remember(&mut self, c: &Command, o: &Outcome) {
+    fn remember(&mut self, c: Cmd<'_>, o: &Outcome) {
         debug_assert!(!o.code.is_ok() || o.replayed);
-        let record = |scratch: &mut Vec<u8>| Record {
-            fingerprint: fingerprint_with(c, scratch),
-            code: o.code,
-            timestamp: o.timestamp,
-            amount: None,
-        };
-        match id_of(c) {
+        let record = |fingerprint| Record { fingerprint, code: o.code, timestamp: o.timestamp, amount: None };
+        match id_of(c.command) {
             IdOf::Asset(id) if id.0 != 0 && !self.asset_records.contains_key(&id) => {
-                let r = record(&mut self.scratch);
+                let r = record(self.fingerprint(c));
                 self.asset_records.insert(id, r);
             }
             IdOf::Account(id) if id.0 != 0 && !self.account_records.contains_key(&id) => {
-                let r = record(&mut self.scratch);
+                let r = record(self.fingerprint(c));
                 self.account_records.insert(id, r);
             }
             IdOf::Transfer(id) if id.0 != 0 && !self.transfers.contains_key(&id) => {
-                let r = record(&mut self.scratch);
-                self.transfers.insert(id, TransferSlot { record: r, body: Body::Failed });
+                let fingerprint = self.fingerprint(c);
+                let body = Body::Failed { code: o.code, timestamp: o.timestamp };
+                self.transfers.insert(id, TransferSlot { fingerprint, body });
             }
             _ => {}
         }
     }
 
-    fn execute(&mut self, c: &Command, t: Timestamp, seq: u64) -> Outcome {
-        let step = match c {
+    /// The command's fingerprint: as given, or computed now.
+    fn fingerprint(&mut self, c: Cmd<'_>) -> u128 {
+        match c.fingerprint {
+            Some(f) => {
+                debug_assert_eq!(f, fingerprint_with(c.command, &mut self.scratch), "a wrong fingerprint was given");
+                f
+            }
+            None => fingerprint_with(c.command, &mut self.scratch),
+        }
+    }
+
+    fn execute(&mut self, c: Cmd<'_>, t: Timestamp, seq: u64) -> Outcome {
+        let step = match c.command {
             Command::CreateAsset(x) => self.create_asset(c, x, t),
             Command::CreateAccount(x) => self.create_account(c, x, t, seq),
             Command::CreateTransfer(x) => self.create_transfer(c, x, t, seq),
@@ -349,11 +376,11 @@ impl Ledger {
     // -----------------------------------------------------------------------------------------
     // Commands. Each validates everything first, then mutates through the logged helpers below.
 
-    fn create_asset(&mut self, c: &Command, x: &CreateAsset, t: Timestamp) -> Step {
+    fn create_asset(&mut self, c: Cmd<'_>, x: &CreateAsset, t: Timestamp) -> Step {
         if x.id.0 == 0 {
             return Err(ResultCode::IdMustNotBeZero);
         }
-        let fp = fingerprint_with(c, &mut self.scratch);
+        let fp = self.fingerprint(c);
         if let Some(r) = self.asset_records.get(&x.id) {
             return replay(r, fp);
         }
@@ -374,11 +401,11 @@ impl Ledger {
         ok(t, None)
     }
 
-    fn create_account(&mut self, c: &Command, x: &CreateAccount, t: Timestamp, seq: u64) -> Step {
+    fn create_account(&mut self, c: Cmd<'_>, x: &CreateAccount, t: Timestamp, seq: u64) -> Step {
         if x.id.0 == 0 {
             return Err(ResultCode::IdMustNotBeZero);
         }
-        let fp = fingerprint_with(c, &mut self.scratch);
+        let fp = self.fingerprint(c);
         if let Some(r) = self.account_records.get(&x.id) {
             return replay(r, fp);
         }
@@ -415,13 +442,13 @@ impl Ledger {
     /// must be non-zero; an id seen before returns its first outcome (a replay, or a conflict if
     /// the fields differ); the metadata must be valid. `Ok(fingerprint)`: a new id, go on;
     /// `Err(step)`: the command's outcome is already decided.
-    fn new_transfer_id(&mut self, c: &Command, id: TransferId, metadata: &Metadata) -> Result<u128, Step> {
+    fn new_transfer_id(&mut self, c: Cmd<'_>, id: TransferId, metadata: &Metadata) -> Result<u128, Step> {
         if id.0 == 0 {
             return Err(Err(ResultCode::IdMustNotBeZero));
         }
-        let fp = fingerprint_with(c, &mut self.scratch);
+        let fp = self.fingerprint(c);
         if let Some(s) = self.transfers.get(&id) {
-            return Err(replay(&s.record, fp));
+            return Err(replay(&s.record(), fp));
         }
         if !metadata_valid(metadata) {
             return Err(Err(ResultCode::MetadataInvalid));
@@ -429,7 +456,7 @@ impl Ledger {
         Ok(fp)
     }
 
-    fn create_transfer(&mut self, c: &Command, x: &CreateTransfer, t: Timestamp, seq: u64) -> Step {
+    fn create_transfer(&mut self, c: Cmd<'_>, x: &CreateTransfer, t: Timestamp, seq: u64) -> Step {
         let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
             Ok(fp) => fp,
             Err(step) => return step,
@@ -536,7 +563,7 @@ impl Ledger {
             metadata: x.metadata.clone(),
             timestamp: t,
         };
-        self.insert_accepted(x.id, fp, t, Some(amount), Body::Transfer(transfer));
+        self.insert_accepted(x.id, fp, Body::Transfer(transfer));
         ok(t, Some(amount))
     }
 
@@ -559,7 +586,7 @@ impl Ledger {
         }
     }
 
-    fn post_pending(&mut self, c: &Command, x: &PostPending, t: Timestamp, seq: u64) -> Step {
+    fn post_pending(&mut self, c: Cmd<'_>, x: &PostPending, t: Timestamp, seq: u64) -> Step {
         let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
             Ok(fp) => fp,
             Err(step) => return step,
@@ -606,11 +633,11 @@ impl Ledger {
             metadata: x.metadata.clone(),
             timestamp: t,
         };
-        self.insert_accepted(x.id, fp, t, Some(amount), Body::Transfer(transfer));
+        self.insert_accepted(x.id, fp, Body::Transfer(transfer));
         ok(t, Some(amount))
     }
 
-    fn void_pending(&mut self, c: &Command, x: &VoidPending, t: Timestamp, seq: u64) -> Step {
+    fn void_pending(&mut self, c: Cmd<'_>, x: &VoidPending, t: Timestamp, seq: u64) -> Step {
         let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
             Ok(fp) => fp,
             Err(step) => return step,
@@ -633,11 +660,11 @@ impl Ledger {
             metadata: x.metadata.clone(),
             timestamp: t,
         };
-        self.insert_accepted(x.id, fp, t, Some(held), Body::Transfer(transfer));
+        self.insert_accepted(x.id, fp, Body::Transfer(transfer));
         ok(t, Some(held))
     }
 
-    fn create_entry(&mut self, c: &Command, x: &CreateEntry, t: Timestamp, seq: u64) -> Step {
+    fn create_entry(&mut self, c: Cmd<'_>, x: &CreateEntry, t: Timestamp, seq: u64) -> Step {
         let fp = match self.new_transfer_id(c, x.id, &x.metadata) {
             Ok(fp) => fp,
             Err(step) => return step,
@@ -726,7 +753,7 @@ impl Ledger {
             });
         }
         let entry = Entry { id: x.id, postings: x.postings.clone(), metadata: x.metadata.clone(), timestamp: t };
-        self.insert_accepted(x.id, fp, t, None, Body::Entry(entry));
+        self.insert_accepted(x.id, fp, Body::Entry(entry));
         ok(t, None)
     }
 
@@ -806,9 +833,11 @@ impl Ledger {
         self.log(Undo::Totals { pos, before });
     }
 
-    fn insert_accepted(&mut self, id: TransferId, fp: u128, t: Timestamp, amount: Option<Amount>, body: Body) {
-        let record = Record { fingerprint: fp, code: ResultCode::Ok, timestamp: t, amount };
-        self.transfers.insert(id, TransferSlot { record, body });
+    /// Store an accepted transfer or entry; its record (the outcome a retry returns) is its own
+    /// timestamp and amount ([`TransferSlot::record`]).
+    fn insert_accepted(&mut self, id: TransferId, fp: u128, body: Body) {
+        debug_assert!(!matches!(body, Body::Failed { .. }));
+        self.transfers.insert(id, TransferSlot { fingerprint: fp, body });
         self.accepted += 1;
         self.log(Undo::SlotInserted(id));
     }
@@ -925,7 +954,7 @@ mod tests {
         // `b` only records the same failures: equal states must follow.
         let mut dummy = Vec::new();
         for (c, o) in chain.iter().zip(&r.outcomes) {
-            b.remember(c, o);
+            b.remember(Cmd { command: c, fingerprint: None }, o);
             dummy.push(o.timestamp);
         }
         b.last_seq = 2;

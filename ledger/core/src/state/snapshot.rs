@@ -121,13 +121,13 @@ pub(crate) fn encode_chunked(l: &Ledger, out: &mut Vec<u8>, sink: &mut dyn FnMut
     // In the order the ids were first used (their records' timestamps are unique and ascend in
     // it): the order lists page in, which a restart from the snapshot must keep.
     let mut transfers: Vec<(TransferId, &TransferSlot)> = l.transfers.iter().map(|(k, v)| (*k, v)).collect();
-    transfers.sort_unstable_by_key(|e| e.1.record.timestamp);
+    transfers.sort_unstable_by_key(|e| e.1.timestamp());
     put_len(out, transfers.len());
     for (id, s) in transfers {
         put_u128(out, id.0);
-        put_record(out, &s.record);
+        put_record(out, &s.record());
         match &s.body {
-            Body::Failed => put_u8(out, 0),
+            Body::Failed { .. } => put_u8(out, 0),
             Body::Transfer(t) => {
                 put_u8(out, 1);
                 put_u128(out, t.debit_account.0);
@@ -293,7 +293,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Ledger, DecodeError> {
             return Err(r.err(&format!("transfer {id:?} appears twice")));
         }
         let body = match r.u8("transfer body tag")? {
-            0 => Body::Failed,
+            0 => Body::Failed { code: rec.code, timestamp: rec.timestamp },
             1 => {
                 let debit_account = AccountId(r.u128("debit account")?);
                 let credit_account = AccountId(r.u128("credit account")?);
@@ -349,10 +349,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Ledger, DecodeError> {
             }
             v => return Err(r.err(&format!("unknown transfer body tag {v}"))),
         };
-        if !matches!(body, Body::Failed) {
+        if !matches!(body, Body::Failed { .. }) {
             l.accepted += 1;
         }
-        l.transfers.insert(id, TransferSlot { record: rec, body });
+        let slot = TransferSlot { fingerprint: rec.fingerprint, body };
+        // The slot keeps only what the record does not repeat: the encoded record must be the
+        // one its body implies (a failure's code not ok, an accepted transfer's amount its own).
+        if slot.record() != rec {
+            return Err(r.err(&format!("transfer {id:?}: record {rec:?} does not match its body")));
+        }
+        l.transfers.insert(id, slot);
     }
 
     let n = r.count("expiry count", usize::MAX, EXPIRY_KEY_BYTES)?;
