@@ -55,6 +55,15 @@ fn gated(name: &str, started: &Arc<AtomicUsize>) -> (TaskSpec, SyncSender<Result
     (task, tx)
 }
 
+/// Wait (bounded by [`WAIT`]) until `n` gated attempts have begun on their threads.
+fn wait_until_started(started: &AtomicUsize, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while started.load(Ordering::SeqCst) < n {
+        assert!(std::time::Instant::now() < deadline, "{n} attempts did not start within {WAIT:?}");
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn each_schedule_slot_runs_once_and_a_restart_neither_reruns_nor_loses_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -266,6 +275,9 @@ fn a_restart_counts_a_running_attempt_as_interrupted_and_runs_it_again_only_if_r
         let mut s = open(dir.path(), &clock, vec![dag()]);
         clock.set(T0 + HOUR_MS);
         assert_eq!(s.tick().unwrap().started, 1);
+        // The crash must come while the attempt runs: its thread has begun (on a busy machine it
+        // may not have been scheduled yet when `tick` returns, and then it counted too late).
+        wait_until_started(&started, 1);
         drop(s); // a crash while the attempt runs
         release.send(Ok("finished after the crash".into())).unwrap();
         let mut s = open(dir.path(), &clock, vec![dag()]);
