@@ -1004,6 +1004,26 @@ mod engine_tests {
     }
 
     #[test]
+    fn a_barrier_returns_once_the_head_anchor_names_the_acknowledged_block() {
+        let vfs = SimVfs::new(9);
+        let (_, clock) = manual_clock();
+        let engine = open(&vfs, clock, 0).unwrap();
+        engine.submit(setup()).unwrap();
+        let mut rng = SplitMix64::new(9);
+        let mut next_id = 0;
+        for _ in 0..20 {
+            engine.submit(random_commands(&mut rng, &mut next_id, 3, &mut Vec::new())).unwrap();
+            engine.barrier().unwrap();
+            // The anchor is written after the acknowledgement; past the barrier it is there.
+            let anchor = engine.db().get(aurum_ledger_node::engine::HEAD_KEY).unwrap().expect("anchor written");
+            assert_eq!(u64::from_le_bytes(anchor[..8].try_into().unwrap()), engine.head().0);
+        }
+        vfs.fail_next_syncs(1);
+        assert!(engine.submit(random_commands(&mut rng, &mut next_id, 3, &mut Vec::new())).is_err());
+        assert!(matches!(engine.barrier(), Err(EngineError::Poisoned { .. })), "a poisoned engine says so");
+    }
+
+    #[test]
     fn a_failed_journal_write_stops_the_engine_and_a_restart_recovers() {
         let vfs = SimVfs::new(4);
         let (_, clock) = manual_clock();
