@@ -1267,7 +1267,14 @@ fn the_oracle_heartbeat_job_journals_prices_and_fails_without_a_quorum() {
     oracle.wait().unwrap();
     let (mut jobs, metrics) = with_metrics(d, &["jobs", "run"]);
     let text = scrape_until(&metrics, |t| t.contains("aurum_job_last_run_success{job=\"oracle-heartbeat\"} 1"));
-    assert!(text.contains("aurum_job_runs{job=\"oracle-heartbeat\",state=\"success\"} 1"), "{text}");
+    // The triggered run, plus one for the job's own */5 slot when the wall clock crosses one while
+    // this test runs (the scheduler rightly runs it): at least one success, and no other state.
+    let successes = text
+        .lines()
+        .find_map(|l| l.strip_prefix("aurum_job_runs{job=\"oracle-heartbeat\",state=\"success\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(successes.is_some_and(|n| n >= 1), "{text}");
+    assert!(!text.contains("aurum_job_runs{job=\"oracle-heartbeat\",state=\"failed\"}"), "{text}");
     jobs.kill().unwrap();
     jobs.wait().unwrap();
 
