@@ -451,33 +451,16 @@ fn a_read_model_from_before_0003_is_emptied_by_it_and_rebuilt_identically_by_the
         let schema = old.schema.clone().unwrap();
         let setup = sqlx::PgPool::connect(&old.url).await.unwrap();
         sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(&setup).await.unwrap();
-        let mut tx = setup.begin().await.unwrap();
-        sqlx::raw_sql(&format!("SET LOCAL search_path TO {schema}")).execute(&mut *tx).await.unwrap();
-        sqlx::raw_sql(
-            "CREATE TABLE aurum_schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
-                 checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        for m in &aurum_pg::migrate::MIGRATIONS[..2] {
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await.unwrap();
-            sqlx::query("INSERT INTO aurum_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(m.checksum())
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
+        let options: sqlx::postgres::PgConnectOptions = old.url.parse().unwrap();
+        let in_schema = sqlx::PgPool::connect_with(options.options([("search_path", schema.as_str())])).await.unwrap();
+        assert_eq!(aurum_pg::migrate::migrate_to(&in_schema, 2).await.unwrap(), [1, 2]);
         sqlx::raw_sql(
             "INSERT INTO assets VALUES (1, 'XAU', 3, 1, 1);
              INSERT INTO aurum_projection (name, next_seq) VALUES ('default', 2)",
         )
-        .execute(&mut *tx)
+        .execute(&in_schema)
         .await
         .unwrap();
-        tx.commit().await.unwrap();
 
         let upgraded = ReadModel::connect(&old).await.unwrap();
         assert_eq!(scalar(&upgraded, "SELECT count(*) FROM aurum_projection").await, 0, "the position is gone");
