@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,9 @@ struct Inner {
     _dir_lock: aurum_vfs::DirLock,
     root: PathBuf,
     clock: Arc<dyn Clock>,
-    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Shared with the flusher thread, which must never hold `Inner` itself: if it did, the last
+    /// reference could drop on that thread and the directory lock would outlive the caller's drop.
+    topics: Arc<RwLock<BTreeMap<String, Arc<Topic>>>>,
     groups: GroupStore,
     signal: Arc<Signal>,
     shutdown: Arc<Shutdown>,
@@ -102,9 +104,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         *self.shutdown.stop.lock() = true;
         self.shutdown.cv.notify_all();
-        if let Some(h) = self.flusher.lock().take()
-            && h.thread().id() != std::thread::current().id()
-        {
+        if let Some(h) = self.flusher.lock().take() {
             let _ = h.join();
         }
     }
@@ -149,14 +149,14 @@ impl Log {
             _dir_lock: dir_lock,
             root: root.to_path_buf(),
             clock: options.clock,
-            topics: RwLock::new(topics),
+            topics: Arc::new(RwLock::new(topics)),
             groups,
             signal,
             shutdown: Arc::new(Shutdown { stop: Mutex::new(false), cv: Condvar::new() }),
             flusher: Mutex::new(None),
             open_report: report,
         });
-        let handle = Self::spawn_flusher(Arc::downgrade(&inner), inner.shutdown.clone());
+        let handle = Self::spawn_flusher(inner.topics.clone(), inner.shutdown.clone());
         *inner.flusher.lock() = Some(handle);
         Ok(Log { inner })
     }
@@ -180,29 +180,27 @@ impl Log {
         Ok((Topic { config, partitions, round_robin: AtomicU32::new(0) }, recoveries))
     }
 
-    /// The background thread that fsyncs interval-durability topics. It holds only a weak
-    /// reference, so dropping the last `Log` stops it.
-    fn spawn_flusher(weak: Weak<Inner>, shutdown: Arc<Shutdown>) -> JoinHandle<()> {
+    /// The background thread that fsyncs interval-durability topics. It shares only the topic map,
+    /// never `Inner`, so the last `Log` always drops on its caller's thread, which stops and joins
+    /// the flusher before the directory lock is released.
+    fn spawn_flusher(topics: Arc<RwLock<BTreeMap<String, Arc<Topic>>>>, shutdown: Arc<Shutdown>) -> JoinHandle<()> {
         std::thread::Builder::new()
             .name("aurum-log-flusher".into())
             .spawn(move || {
                 loop {
-                    let tick = match weak.upgrade() {
-                        None => return,
-                        Some(inner) => {
-                            let topics: Vec<Arc<Topic>> = inner.topics.read().values().cloned().collect();
-                            let mut tick = IDLE_FLUSH_TICK_MS;
-                            for t in topics {
-                                if let Durability::Interval { interval_ms } = t.config.durability {
-                                    tick = tick.min(interval_ms);
-                                    for p in &t.partitions {
-                                        // A failure poisons the partition; appenders see it.
-                                        let _ = p.flush();
-                                    }
+                    let tick = {
+                        let topics: Vec<Arc<Topic>> = topics.read().values().cloned().collect();
+                        let mut tick = IDLE_FLUSH_TICK_MS;
+                        for t in topics {
+                            if let Durability::Interval { interval_ms } = t.config.durability {
+                                tick = tick.min(interval_ms);
+                                for p in &t.partitions {
+                                    // A failure poisons the partition; appenders see it.
+                                    let _ = p.flush();
                                 }
                             }
-                            tick
                         }
+                        tick
                     };
                     let mut stop = shutdown.stop.lock();
                     if *stop {
