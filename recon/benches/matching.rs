@@ -84,7 +84,15 @@ struct Book {
 }
 
 fn payment(id: String, at: i64, amount: i128, currency: &str, reference: String, description: String) -> Item {
-    Item { id, at_secs: at, amount, currency: currency.into(), reference, description, kind: ItemKind::Payment }
+    Item {
+        id: id.into(),
+        at_secs: at,
+        amount,
+        currency: currency.into(),
+        reference,
+        description,
+        kind: ItemKind::Payment,
+    }
 }
 
 /// `n` ledger transfers and their statement, with about 1% of each scenario (seeded, so every run is the same).
@@ -130,7 +138,7 @@ fn generate(n: usize, seed: u64) -> Book {
                 expect(BreakClass::Duplicate, 1);
                 let line = payment(sid(""), cleared, amount, currency, reference.clone(), bank_description);
                 let mut copy = line.clone();
-                copy.id = sid("-dup");
+                copy.id = sid("-dup").into();
                 copy.at_secs += 3600;
                 statement.extend([line, copy]);
             }
@@ -272,6 +280,8 @@ fn check_accounted(book: &Book, outcome: &Outcome) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
+    // `-- engine`: only the engine's runs, no CSV and no DuckDB (for profiling).
+    let engine_only = std::env::args().any(|a| a == "engine");
     let n: usize = if quick { 100_000 } else { 1_000_000 };
     let rules = Rules::from_toml(RULES).expect("bench rules");
     let book = generate(n, 2026);
@@ -285,7 +295,7 @@ fn main() {
     // Best of three for the engine (the first run also warms the allocator).
     let mut best: Option<(Duration, Outcome)> = None;
     let mut runs = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..if engine_only { 5 } else { 3 } {
         let start = Instant::now();
         let outcome = run(&book.ledger, &book.statement, &rules);
         let elapsed = start.elapsed();
@@ -296,6 +306,11 @@ fn main() {
     }
     let (elapsed, outcome) = best.expect("ran");
     check_accounted(&book, &outcome);
+    if engine_only {
+        let secs: Vec<String> = runs.iter().map(|t| format!("{t:.3}")).collect();
+        println!("aurum-recon: best {:.3} s (runs {} s)", elapsed.as_secs_f64(), secs.join(" / "));
+        return;
+    }
     let subject = Measurement {
         name: format!("aurum-recon run, {}k x {}k items", book.ledger.len() / 1000, book.statement.len() / 1000),
         ops: items,
@@ -357,7 +372,7 @@ fn main() {
     println!("\nmatches {} (ledger items matched {matched_ledger}); breaks by class:", outcome.matches.len());
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
     for m in &outcome.matches {
-        *by_rule.entry(m.rule.as_str()).or_default() += 1;
+        *by_rule.entry(&*m.rule).or_default() += 1;
     }
     let found = outcome.counts();
     println!("  {:<22} {:>9} {:>9} {:>9}", "class", "injected", "found", "DuckDB");

@@ -40,7 +40,7 @@ pub struct MatchInputs {
 fn matches_by_rule(o: &Outcome) -> BTreeMap<&str, usize> {
     let mut by_rule = BTreeMap::new();
     for m in &o.matches {
-        *by_rule.entry(m.rule.as_str()).or_default() += 1;
+        *by_rule.entry(&*m.rule).or_default() += 1;
     }
     by_rule
 }
@@ -62,7 +62,7 @@ pub fn json(o: &Outcome, inputs: &MatchInputs, generated_at: &str) -> Value {
             "breaks_by_class": o.counts().into_iter().map(|(c, n)| (c.as_str(), n)).collect::<BTreeMap<_, _>>(),
         },
         "matches": o.matches.iter().map(|m| json!({
-            "rule": m.rule, "ledger": m.ledger, "statement": m.statement, "difference": m.difference.to_string(),
+            "rule": &*m.rule, "ledger": m.ledger, "statement": m.statement, "difference": m.difference.to_string(),
         })).collect::<Vec<_>>(),
         "breaks": o.breaks.iter().map(|b| json!({
             "side": b.side.as_str(), "ids": b.ids, "class": b.class.as_str(),

@@ -417,7 +417,7 @@ fn ledger_items(engine: &Engine, account: AccountId) -> Result<Vec<matching::Ite
                     let debited = t.debit_account == account;
                     let meta = |k: &str| t.metadata.get(k).cloned().unwrap_or_default();
                     items.push(matching::Item {
-                        id: t.id.0.to_string(),
+                        id: t.id.0.to_string().into(),
                         at_secs: i64::try_from(t.timestamp.0 / 1_000_000_000).unwrap_or(i64::MAX),
                         amount: if debited == debit_positive { amount } else { -amount },
                         currency: currency.clone(),

@@ -24,7 +24,7 @@ use super::prepare::{Entry, Prepared, Sides};
 use super::probe::{DescriptionCache, Plan, Taken};
 use super::rules::{RefMode, Rules};
 use super::time::{format_duration, format_timestamp};
-use super::{BreakClass, Item, ItemKind, MAX_COUNTERPARTS_LISTED, Paired, Side};
+use super::{BreakClass, Ids, Item, ItemKind, MAX_COUNTERPARTS_LISTED, Paired, Side};
 
 pub(super) const NONE: u32 = u32::MAX;
 const SEED: u64 = 0x636c_6173_7369_6679;
@@ -35,7 +35,7 @@ const MAX_SCALE: u8 = 18;
 pub(super) struct Verdict {
     pub class: BreakClass,
     pub explanation: String,
-    pub counterpart: Vec<String>,
+    pub counterpart: Ids,
 }
 
 /// Verdicts of one side, by input position; sparse (most items are matched and have none).
@@ -100,7 +100,7 @@ impl Words<'_> {
     }
 
     fn ids(items: &[&Item]) -> String {
-        items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
+        items.iter().map(|i| &*i.id).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -232,7 +232,7 @@ pub(super) fn classify(
             );
             verdicts.set(
                 u as usize,
-                Verdict { class: BreakClass::Duplicate, explanation, counterpart: vec![twin_item.id.clone()] },
+                Verdict { class: BreakClass::Duplicate, explanation, counterpart: Ids::one(twin_item.id.clone()) },
             );
             taken_side[u as usize] = true;
         }
@@ -272,11 +272,11 @@ pub(super) fn classify(
             };
             verdict_l.set(
                 l as usize,
-                Verdict { class, explanation: explain(li, Side::Ledger, si), counterpart: vec![si.id.clone()] },
+                Verdict { class, explanation: explain(li, Side::Ledger, si), counterpart: Ids::one(si.id.clone()) },
             );
             verdict_s.set(
                 s as usize,
-                Verdict { class, explanation: explain(si, Side::Statement, li), counterpart: vec![li.id.clone()] },
+                Verdict { class, explanation: explain(si, Side::Statement, li), counterpart: Ids::one(li.id.clone()) },
             );
         }
     }
@@ -405,5 +405,5 @@ fn lone_verdict(item: &Item, side: Side, period_end: Option<i64>, window: i64, w
             ),
         ),
     };
-    Verdict { class, explanation, counterpart: Vec::new() }
+    Verdict { class, explanation, counterpart: Ids::none() }
 }

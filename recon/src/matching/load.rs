@@ -141,7 +141,7 @@ pub fn load_items_csv(text: &str, scales: &BTreeMap<String, u8>) -> Result<Vec<I
             ItemKind::Payment
         };
         items.push(Item {
-            id: id.text.trim().to_string(),
+            id: id.text.trim().into(),
             at_secs,
             amount,
             currency: code.to_string(),

@@ -33,6 +33,8 @@ mod similarity;
 mod time;
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
 
 pub use load::{LoadError, LoadErrorKind, MAX_DESCRIPTION_BYTES, MAX_ID_BYTES, MAX_REFERENCE_BYTES, load_items_csv};
 pub use rules::{
@@ -102,11 +104,15 @@ impl ItemKind {
     }
 }
 
+/// An item's identifier. Shared, not copied: an outcome names every input item, and a million copied ids
+/// were a quarter of a run's work.
+pub type ItemId = Arc<str>;
+
 /// One ledger transfer or one statement line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Item {
     /// Identifier, unique within its side (the outcome names items by it).
-    pub id: String,
+    pub id: ItemId,
     /// When it happened, unix seconds UTC.
     pub at_secs: i64,
     /// Signed amount in base units of `currency` (negative = money out).
@@ -140,15 +146,77 @@ impl Side {
     }
 }
 
+/// The ids of the items on one side of a match or in a break, in canonical order. Dereferences to a slice;
+/// a single id (the common case) is held without a separate allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ids(IdList);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum IdList {
+    One(ItemId),
+    Many(Box<[ItemId]>),
+}
+
+impl Ids {
+    /// One id.
+    pub fn one(id: ItemId) -> Ids {
+        Ids(IdList::One(id))
+    }
+
+    /// No id.
+    pub fn none() -> Ids {
+        Ids(IdList::Many(Box::default()))
+    }
+}
+
+impl FromIterator<ItemId> for Ids {
+    fn from_iter<I: IntoIterator<Item = ItemId>>(iter: I) -> Ids {
+        let mut all: Vec<ItemId> = iter.into_iter().collect();
+        if all.len() == 1 { Ids::one(all.pop().expect("one id")) } else { Ids(IdList::Many(all.into_boxed_slice())) }
+    }
+}
+
+impl Deref for Ids {
+    type Target = [ItemId];
+
+    fn deref(&self) -> &[ItemId] {
+        match &self.0 {
+            IdList::One(id) => std::slice::from_ref(id),
+            IdList::Many(ids) => ids,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Ids {
+    type Item = &'a ItemId;
+    type IntoIter = std::slice::Iter<'a, ItemId>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Ids {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.len() == N && self.iter().zip(other).all(|(a, b)| **a == **b)
+    }
+}
+
+impl serde::Serialize for Ids {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(|id| &**id))
+    }
+}
+
 /// Items of both sides that a rule paired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
-    /// Name of the rule that matched them.
-    pub rule: String,
+    /// Name of the rule that matched them (shared by every match of that rule).
+    pub rule: Arc<str>,
     /// Ledger item ids (one, or several for many-to-one), in canonical order.
-    pub ledger: Vec<String>,
+    pub ledger: Ids,
     /// Statement item ids (one, or several for one-to-many), in canonical order.
-    pub statement: Vec<String>,
+    pub statement: Ids,
     /// Σ statement − Σ ledger, base units (non-zero only under an amount tolerance; 0 when the items' currencies
     /// differ, which only a rule without amount and currency criteria allows).
     pub difference: i128,
@@ -210,13 +278,13 @@ pub struct Break {
     /// The side the item is on.
     pub side: Side,
     /// The item's id (one per break today; a list so a break can one day cover a group).
-    pub ids: Vec<String>,
+    pub ids: Ids,
     /// Why it is unmatched.
     pub class: BreakClass,
     /// A sentence for a person, naming the counterpart when there is one.
     pub explanation: String,
     /// Ids on the other side (or, for a duplicate, the same side's twin) the explanation refers to.
-    pub counterpart: Vec<String>,
+    pub counterpart: Ids,
 }
 
 /// The result of a run: every item in exactly one match or one break.
@@ -291,40 +359,28 @@ pub fn run(ledger: &[Item], statement: &[Item], rules: &Rules) -> Outcome {
     );
     let sides = prepare::Sides { ledger: ledger_side, statement: statement_side };
     let mut cache = probe::DescriptionCache::default();
-    // The rules run mostly on one thread; the other copies the ids the outcome will hold meanwhile.
-    let (mut paired, mut pools) =
-        parallel::join(large, || apply_rules(&sides, rules, &currencies, &mut cache), || IdPools::new(&sides));
+    let mut paired = apply_rules(&sides, rules, &currencies, &mut cache);
     // Matches come out in canonical order of their first ledger item.
     paired.sort_unstable_by_key(|p| p.first_rank);
     let ledger_match = classify::match_of(ledger.len(), &paired, Side::Ledger);
     let statement_match = classify::match_of(statement.len(), &paired, Side::Statement);
-    // Classifying the leftovers and moving a million ids into matches are independent.
-    let ((mut ledger_verdicts, mut statement_verdicts), (ledger_ids, statement_ids)) = parallel::join(
+    // Classifying the leftovers and naming the matches are independent.
+    let ((mut ledger_verdicts, mut statement_verdicts), matches) = parallel::join(
         large,
         || classify::classify(&sides, &paired, &ledger_match, &statement_match, rules, &mut cache),
-        || pools.take_matched(&sides, &paired),
+        || name_matches(&sides, &paired, rules),
     );
-    let matches = paired
-        .iter()
-        .zip(ledger_ids.into_iter().zip(statement_ids))
-        .map(|(p, (ledger, statement))| Match {
-            rule: rules.rules[p.rule as usize].name.clone(),
-            ledger,
-            statement,
-            difference: p.difference,
-        })
-        .collect();
     let mut breaks = Vec::new();
     for side in [Side::Ledger, Side::Statement] {
         let (prepared, verdicts) = match side {
             Side::Ledger => (&sides.ledger, &mut ledger_verdicts),
             Side::Statement => (&sides.statement, &mut statement_verdicts),
         };
-        for (rank, &pos) in prepared.by_rank().iter().enumerate() {
+        for &pos in prepared.by_rank() {
             if let Some(v) = verdicts.take(pos as usize) {
                 breaks.push(Break {
                     side,
-                    ids: vec![pools.take(side, rank, pos)],
+                    ids: Ids::one(prepared.item(pos).id.clone()),
                     class: v.class,
                     explanation: v.explanation,
                     counterpart: v.counterpart,
@@ -333,6 +389,24 @@ pub fn run(ledger: &[Item], statement: &[Item], rules: &Rules) -> Outcome {
         }
     }
     Outcome { matches, breaks }
+}
+
+/// The matches of `paired`, naming their items.
+fn name_matches(sides: &prepare::Sides, paired: &[Paired], rules: &Rules) -> Vec<Match> {
+    let names: Vec<Arc<str>> = rules.rules.iter().map(|r| Arc::from(r.name.as_str())).collect();
+    let ids = |side: &prepare::Prepared, members: &Members| match members {
+        Members::One(pos) => Ids::one(side.item(*pos).id.clone()),
+        Members::Many(positions) => positions.iter().map(|&pos| side.item(pos).id.clone()).collect(),
+    };
+    paired
+        .iter()
+        .map(|p| Match {
+            rule: names[p.rule as usize].clone(),
+            ledger: ids(&sides.ledger, &p.ledger),
+            statement: ids(&sides.statement, &p.statement),
+            difference: p.difference,
+        })
+        .collect()
 }
 
 /// Every rule in order, each a pass over what the previous ones left.
@@ -371,52 +445,4 @@ fn apply_rules(
         }
     }
     paired
-}
-
-/// Every item's id, copied once, to be moved into the outcome. The ledger's are in canonical order — the order
-/// matches are emitted in, so taking them is a sequential read; the statement's in input order.
-struct IdPools {
-    ledger_by_rank: Vec<String>,
-    statement_by_pos: Vec<String>,
-}
-
-impl IdPools {
-    fn new(sides: &prepare::Sides) -> IdPools {
-        IdPools {
-            ledger_by_rank: sides.ledger.by_rank().iter().map(|&pos| sides.ledger.item(pos).id.clone()).collect(),
-            statement_by_pos: (0..sides.statement.len() as u32)
-                .map(|pos| sides.statement.item(pos).id.clone())
-                .collect(),
-        }
-    }
-
-    /// Takes the id of the item at (`rank`, input `pos`) of `side`.
-    fn take(&mut self, side: Side, rank: usize, pos: u32) -> String {
-        match side {
-            Side::Ledger => std::mem::take(&mut self.ledger_by_rank[rank]),
-            Side::Statement => std::mem::take(&mut self.statement_by_pos[pos as usize]),
-        }
-    }
-
-    /// The ids of every match, (ledger lists, statement lists) in `paired` order.
-    fn take_matched(&mut self, sides: &prepare::Sides, paired: &[Paired]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
-        let ledger_pool = &mut self.ledger_by_rank;
-        let ledger = paired
-            .iter()
-            .map(|p| match &p.ledger {
-                // A single ledger item's rank is the match's first rank: no lookup.
-                Members::One(_) => vec![std::mem::take(&mut ledger_pool[p.first_rank as usize])],
-                Members::Many(positions) => positions
-                    .iter()
-                    .map(|&l| std::mem::take(&mut ledger_pool[sides.ledger.entry(l).rank as usize]))
-                    .collect(),
-            })
-            .collect();
-        let statement_pool = &mut self.statement_by_pos;
-        let statement = paired
-            .iter()
-            .map(|p| p.statement.as_slice().iter().map(|&s| std::mem::take(&mut statement_pool[s as usize])).collect())
-            .collect();
-        (ledger, statement)
-    }
 }

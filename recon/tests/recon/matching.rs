@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use aurum_recon::matching::{
-    BreakClass, Criterion, Item, ItemKind, LoadErrorKind, Outcome, RefMode, Rules, RulesError, Side, load_items_csv,
-    parse_timestamp, run, similarity_permille,
+    BreakClass, Criterion, Ids, Item, ItemKind, LoadErrorKind, Outcome, RefMode, Rules, RulesError, Side,
+    load_items_csv, parse_timestamp, run, similarity_permille,
 };
 use aurum_vfs::rng::SplitMix64;
 use proptest::prelude::*;
@@ -76,7 +76,7 @@ fn kind(mut i: Item, kind: ItemKind) -> Item {
 
 /// The single break of `id` (panics if there is not exactly one).
 fn break_of<'o>(outcome: &'o Outcome, id: &str) -> &'o aurum_recon::matching::Break {
-    let found: Vec<_> = outcome.breaks.iter().filter(|b| b.ids.iter().any(|i| i == id)).collect();
+    let found: Vec<_> = outcome.breaks.iter().filter(|b| b.ids.iter().any(|i| &**i == id)).collect();
     assert_eq!(found.len(), 1, "breaks of {id}: {found:#?}");
     found[0]
 }
@@ -87,21 +87,21 @@ fn assert_accounted(ledger: &[Item], statement: &[Item], outcome: &Outcome) {
     for m in &outcome.matches {
         assert!(!m.ledger.is_empty() && !m.statement.is_empty(), "{m:?}");
         for id in &m.ledger {
-            *seen.entry((Side::Ledger, id.as_str())).or_default() += 1;
+            *seen.entry((Side::Ledger, &**id)).or_default() += 1;
         }
         for id in &m.statement {
-            *seen.entry((Side::Statement, id.as_str())).or_default() += 1;
+            *seen.entry((Side::Statement, &**id)).or_default() += 1;
         }
     }
     for b in &outcome.breaks {
         for id in &b.ids {
-            *seen.entry((b.side, id.as_str())).or_default() += 1;
+            *seen.entry((b.side, &**id)).or_default() += 1;
         }
     }
     let expected: BTreeMap<(Side, &str), usize> = ledger
         .iter()
-        .map(|i| ((Side::Ledger, i.id.as_str()), 1))
-        .chain(statement.iter().map(|i| ((Side::Statement, i.id.as_str()), 1)))
+        .map(|i| ((Side::Ledger, &*i.id), 1))
+        .chain(statement.iter().map(|i| ((Side::Statement, &*i.id), 1)))
         .collect();
     assert_eq!(seen, expected);
 }
@@ -137,7 +137,7 @@ fn clean_data_matches_everything_and_breaks_nothing() {
     assert!(outcome.breaks.is_empty(), "{:#?}", outcome.breaks);
     assert_accounted(&ledger, &statement, &outcome);
     assert_eq!(outcome.matches.len(), 23);
-    let by_rule = |name: &str| outcome.matches.iter().filter(|m| m.rule == name).count();
+    let by_rule = |name: &str| outcome.matches.iter().filter(|m| &*m.rule == name).count();
     assert_eq!(
         (by_rule("exact"), by_rule("split settlement"), by_rule("batch payout"), by_rule("by description")),
         (20, 1, 1, 1)
@@ -151,7 +151,7 @@ fn one_to_many_picks_the_lines_that_sum() {
     // A third line with the same reference that does not belong: the whole set does not sum, a subset does.
     statement.push(item("S-split-stray", day(3) + 7200, 25_000, "SPLIT-1", "bar purchase part 3"));
     let outcome = run(&ledger, &statement, &rules());
-    let m = outcome.matches.iter().find(|m| m.rule == "split settlement").expect("split matched");
+    let m = outcome.matches.iter().find(|m| &*m.rule == "split settlement").expect("split matched");
     assert_eq!(m.ledger, ["L-split"]);
     assert_eq!(m.statement, ["S-split-a", "S-split-b"]);
     assert_eq!(break_of(&outcome, "S-split-stray").class, BreakClass::MissingInLedger);
@@ -162,7 +162,7 @@ fn one_to_many_picks_the_lines_that_sum() {
 fn many_to_one_groups_ledger_items_named_in_one_line() {
     let (ledger, statement) = clean();
     let outcome = run(&ledger, &statement, &rules());
-    let m = outcome.matches.iter().find(|m| m.rule == "batch payout").expect("batch matched");
+    let m = outcome.matches.iter().find(|m| &*m.rule == "batch payout").expect("batch matched");
     assert_eq!(m.ledger, ["L-pay-1", "L-pay-2"]);
     assert_eq!(m.statement, ["S-batch"]);
 }
@@ -175,7 +175,7 @@ fn timing_difference_names_the_counterpart() {
     assert!(outcome.matches.is_empty());
     let (l, s) = (break_of(&outcome, "L1"), break_of(&outcome, "S1"));
     assert_eq!((l.class, s.class), (BreakClass::TimingDifference, BreakClass::TimingDifference));
-    assert_eq!((l.counterpart.clone(), s.counterpart.clone()), (vec!["S1".to_string()], vec!["L1".to_string()]));
+    assert_eq!((l.counterpart.clone(), s.counterpart.clone()), (Ids::one("S1".into()), Ids::one("L1".into())));
     assert!(l.explanation.contains("S1") && l.explanation.contains("9d"), "{}", l.explanation);
     assert_eq!(BreakClass::TimingDifference.as_str(), "timing_difference");
 }
@@ -308,7 +308,7 @@ fn amount_tolerance_edges() {
     let statement = vec![item("S-in", day(1), 9_995, "A", ""), item("S-out", day(1), 10_006, "B", "")];
     let outcome = run(&ledger, &statement, &r);
     assert_eq!(outcome.matches.len(), 1);
-    assert_eq!((outcome.matches[0].ledger[0].as_str(), outcome.matches[0].difference), ("L-in", -5));
+    assert_eq!((&*outcome.matches[0].ledger[0], outcome.matches[0].difference), ("L-in", -5));
     assert_eq!(break_of(&outcome, "S-out").class, BreakClass::AmountMismatch);
 }
 
@@ -581,7 +581,7 @@ proptest! {
         let kinds = ItemKind::ALL;
         let build = |prefix: &str, spec: &[(i64, i128, u8, u8, u8)]| -> Vec<Item> {
             spec.iter().enumerate().map(|(i, &(d, amount, r, desc, k))| Item {
-                id: format!("{prefix}{i}"),
+                id: format!("{prefix}{i}").into(),
                 at_secs: day(d),
                 amount: amount * 100,
                 currency: "USD".into(),
