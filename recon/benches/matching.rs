@@ -283,6 +283,11 @@ fn main() {
     // `-- engine`: only the engine's runs, no CSV and no DuckDB (for profiling).
     let engine_only = std::env::args().any(|a| a == "engine");
     let n: usize = if quick { 100_000 } else { 1_000_000 };
+    // As `aurum recon match` does; `-- glibc-defaults` measures without it.
+    let glibc_defaults = std::env::args().any(|a| a == "glibc-defaults");
+    if !glibc_defaults {
+        assert!(aurum_recon::allocator::keep_freed_memory(), "glibc took the allocator settings");
+    }
     let rules = Rules::from_toml(RULES).expect("bench rules");
     let book = generate(n, 2026);
     let items = (book.ledger.len() + book.statement.len()) as u64;

@@ -1,0 +1,48 @@
+//! The process allocator's settings for a large batch run.
+//!
+//! A 1M × 1M match allocates and frees about 400 MB of buffers between its passes. glibc hands large blocks
+//! back to the kernel as soon as they are freed (blocks over its mmap threshold are unmapped; the heap top
+//! is trimmed), so every pass pays again for fresh, zeroed pages: about a sixth of such a run
+//! (BENCHMARKS.md, statement matching). [`keep_freed_memory`] makes glibc serve every block from its heap
+//! and never trim it, so a freed buffer is reused by the next pass instead of being faulted in afresh.
+//!
+//! The cost: the process keeps its peak heap until it exits. That suits a batch command, which exits when
+//! it is done; `aurum recon match` calls it, long-running servers do not.
+
+/// Makes the allocator reuse freed memory instead of returning it to the kernel, for the rest of the process.
+/// Returns whether the allocator took the settings (always false where the allocator is not glibc's).
+pub fn keep_freed_memory() -> bool {
+    imp::keep_freed_memory()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod imp {
+    pub(super) fn keep_freed_memory() -> bool {
+        #[allow(unsafe_code)]
+        // SAFETY: mallopt only stores the given integers in glibc's allocator settings (under its own lock);
+        // it touches no memory of ours and is callable from any thread at any time.
+        let (no_mmap, no_trim) =
+            unsafe { (libc::mallopt(libc::M_MMAP_MAX, 0), libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX)) };
+        // mallopt returns 1 on success, 0 on error.
+        no_mmap == 1 && no_trim == 1
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod imp {
+    pub(super) fn keep_freed_memory() -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn glibc_takes_the_settings() {
+        assert!(super::keep_freed_memory());
+        // Memory still works after: allocate and free a block far above glibc's default mmap threshold.
+        let big = vec![7u8; 64 << 20];
+        assert_eq!(big.iter().map(|&b| b as usize).sum::<usize>(), 7 * (64 << 20));
+    }
+}
