@@ -432,7 +432,8 @@ pub fn run(ctx: &Context, cmd: JobsCommand) -> CliResult {
         JobsCommand::Trigger { job, config } => {
             let mut s = open_scheduler(ctx, &config)?;
             let logical = s.trigger(&job)?;
-            s.run_until_idle(FOREGROUND_LIMIT)?;
+            // This run alone: other jobs' due slots are the scheduler loop's (`aurum jobs run`).
+            s.run_triggered(&job, logical, FOREGROUND_LIMIT)?;
             let run = s.runs(Some(&job))?.into_iter().find(|r| r.logical_ms == logical).ok_or("the run vanished")?;
             if ctx.json {
                 print_json(&run_json(&run));
@@ -442,6 +443,11 @@ pub fn run(ctx: &Context, cmd: JobsCommand) -> CliResult {
             match run.state {
                 aurum_sched::RunState::Success => Ok(()),
                 state if state.is_final() => Err(format!("job {job} ended {}", state.as_str()).into()),
+                aurum_sched::RunState::Queued => Err(format!(
+                    "job {job} is queued behind its other active runs (at most {} at a time); `aurum jobs run` runs them",
+                    s.dags().find(|d| d.name == job).map_or(1, |d| d.max_active_runs)
+                )
+                .into()),
                 _ => {
                     let next = run.tasks.iter().filter_map(|t| t.next_try_ms).min().map(format_utc);
                     Err(format!(

@@ -328,6 +328,38 @@ fn parallel_attempts_and_active_runs_stay_within_their_limits() {
 }
 
 #[test]
+fn a_triggered_run_runs_alone_and_leaves_due_slots_and_other_runs_to_the_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0 + 10_000));
+    let (hourly_count, manual_count, other_count) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let dags = vec![
+        hourly("hourly", counting("tick", &hourly_count), CatchUp::All),
+        DagSpec::job("manual", None, counting("work", &manual_count)),
+        DagSpec::job("other", None, counting("work", &other_count)),
+    ];
+    let mut s = open(dir.path(), &clock, dags);
+    // The hourly slot is due and another job was triggered before; neither is part of this trigger.
+    clock.set(T0 + HOUR_MS + 5);
+    s.trigger("other").unwrap();
+    let logical = s.trigger("manual").unwrap();
+    let r = s.run_triggered("manual", logical, WAIT).unwrap();
+    assert_eq!((r.created, r.started, r.succeeded, r.finished), (0, 1, 1, 1), "{r:?}");
+    assert_eq!(manual_count.load(Ordering::SeqCst), 1);
+    assert_eq!((hourly_count.load(Ordering::SeqCst), other_count.load(Ordering::SeqCst)), (0, 0));
+    assert!(s.runs(Some("hourly")).unwrap().is_empty(), "the due slot was not created");
+    assert_eq!(s.runs(Some("other")).unwrap()[0].state, RunState::Queued);
+    // The loop then does the rest: the slot and the other run, and nothing of `manual` again.
+    let r = s.run_until_idle(WAIT).unwrap();
+    assert_eq!((r.created, r.succeeded), (1, 2), "{r:?}");
+    assert_eq!(
+        [&hourly_count, &manual_count, &other_count].map(|c| c.load(Ordering::SeqCst)),
+        [1, 1, 1],
+        "each ran once"
+    );
+}
+
+#[test]
 fn a_panicking_task_fails_its_attempt_with_the_message() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0));
