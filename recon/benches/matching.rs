@@ -286,7 +286,7 @@ fn main() {
     // As `aurum recon match` does; `-- glibc-defaults` measures without it.
     let glibc_defaults = std::env::args().any(|a| a == "glibc-defaults");
     if !glibc_defaults {
-        assert!(aurum_recon::allocator::keep_freed_memory(), "glibc took the allocator settings");
+        assert!(aurum_alloc::keep_freed_memory(), "glibc took the allocator settings");
     }
     let rules = Rules::from_toml(RULES).expect("bench rules");
     let book = generate(n, 2026);

@@ -5,10 +5,8 @@
 //! Everything here is pure: inputs are plain data (parsed files, balances read by the caller from the chain
 //! indexer and the ledger), outputs are values and bytes. Money is integers of base units; decimal strings only at
 //! the edges; no float ever touches an amount (percentages in a chart are the one exception, and are never
-//! booked). The one exception to purity is [`allocator`], which a batch command calls once to set the process
-//! allocator up for large runs.
+//! booked).
 
-pub mod allocator;
 pub mod barlist;
 pub mod csv;
 pub mod gate;

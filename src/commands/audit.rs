@@ -15,6 +15,8 @@ pub struct AuditArgs {
 
 /// Run the audit; exits non-zero when the journal diverges.
 pub fn run(ctx: &Context, args: AuditArgs) -> CliResult {
+    // A batch command: the replay reuses the memory it frees (see `aurum_alloc`).
+    aurum_alloc::keep_freed_memory();
     let from = if args.from_snapshot { AuditFrom::Snapshot } else { AuditFrom::Genesis };
     eprintln!(
         "auditing the journal under {} from {}...",

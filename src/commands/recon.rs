@@ -439,8 +439,8 @@ fn ledger_items(engine: &Engine, account: AccountId) -> Result<Vec<matching::Ite
 }
 
 fn match_statement(ctx: &Context, engine: &Engine, args: &MatchArgs) -> CliResult {
-    // A batch command: let the run reuse its freed buffers (see `aurum_recon::allocator`).
-    aurum_recon::allocator::keep_freed_memory();
+    // A batch command: let the run reuse its freed buffers (see `aurum_alloc`).
+    aurum_alloc::keep_freed_memory();
     let (rules_bytes, rules_sha256) = read_file(&args.rules, "rules file")?;
     let rules_text =
         String::from_utf8(rules_bytes).map_err(|_| format!("the rules file {} is not UTF-8", args.rules.display()))?;

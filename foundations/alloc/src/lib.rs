@@ -1,13 +1,14 @@
-//! The process allocator's settings for a large batch run.
+//! The process allocator's settings for batch commands.
 //!
-//! A 1M × 1M match allocates and frees about 400 MB of buffers between its passes. glibc hands large blocks
-//! back to the kernel as soon as they are freed (blocks over its mmap threshold are unmapped; the heap top
-//! is trimmed), so every pass pays again for fresh, zeroed pages: about a sixth of such a run
-//! (BENCHMARKS.md, statement matching). [`keep_freed_memory`] makes glibc serve every block from its heap
-//! and never trim it, so a freed buffer is reused by the next pass instead of being faulted in afresh.
+//! A batch job allocates and frees large buffers over and over: a 1M × 1M statement match about 400 MB
+//! between its passes, an audit replay a whole ledger state. glibc hands large blocks back to the kernel as
+//! soon as they are freed (blocks over its mmap threshold are unmapped; the heap top is trimmed), so every
+//! pass pays again for fresh, zeroed pages: a sixth of a match (BENCHMARKS.md, statement matching).
+//! [`keep_freed_memory`] makes glibc serve every block from its heap and never trim it, so a freed buffer is
+//! reused by the next pass instead of being faulted in afresh.
 //!
 //! The cost: the process keeps its peak heap until it exits. That suits a batch command, which exits when
-//! it is done; `aurum recon match` calls it, long-running servers do not.
+//! it is done; `aurum recon match` and `aurum audit` call it, long-running servers (`aurum serve`) do not.
 
 /// Makes the allocator reuse freed memory instead of returning it to the kernel, for the rest of the process.
 /// Returns whether the allocator took the settings (always false where the allocator is not glibc's).
