@@ -1106,6 +1106,14 @@ fn quality_checks_run_from_a_file_by_hand_and_as_a_job() {
     let error = run["tasks"][0]["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("small amounts"), "{error}");
     assert_eq!(run["tasks"][0]["state"], "up_for_retry", "retries are left: {run}");
+    // Triggered again while that run waits for its retry (a minute away): the job runs one run at
+    // a time, so the new run queues behind it, and the command says so.
+    let o = aurum(d, &["--json", "jobs", "trigger", "data-quality"]);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("queued behind earlier runs"), "{o:?}");
+    let queued: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(queued["state"], "queued", "{queued}");
+    assert_eq!(queued["tasks"][0]["attempts"], serde_json::json!([]), "a run of its own, not begun: {queued}");
 }
 
 /// The operations dashboard in a real browser: headless Chromium (Debian's package; .ci/run or

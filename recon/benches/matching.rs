@@ -285,8 +285,8 @@ fn main() {
     let n: usize = if quick { 100_000 } else { 1_000_000 };
     // As `aurum recon match` does; `-- glibc-defaults` measures without it.
     let glibc_defaults = std::env::args().any(|a| a == "glibc-defaults");
-    if !glibc_defaults {
-        assert!(aurum_alloc::keep_freed_memory(), "glibc took the allocator settings");
+    if !glibc_defaults && !aurum_alloc::keep_freed_memory() {
+        println!("(the allocator is not glibc's: aurum_alloc::keep_freed_memory changed nothing)");
     }
     let rules = Rules::from_toml(RULES).expect("bench rules");
     let book = generate(n, 2026);

@@ -432,8 +432,8 @@ pub fn run(ctx: &Context, cmd: JobsCommand) -> CliResult {
         JobsCommand::Trigger { job, config } => {
             let mut s = open_scheduler(ctx, &config)?;
             let logical = s.trigger(&job)?;
-            // This run alone: other jobs' due slots are the scheduler loop's (`aurum jobs run`).
-            s.run_triggered(&job, logical, FOREGROUND_LIMIT)?;
+            // This job alone: other jobs' due slots are the scheduler loop's (`aurum jobs run`).
+            s.run_until_idle_only(&job, FOREGROUND_LIMIT)?;
             let run = s.runs(Some(&job))?.into_iter().find(|r| r.logical_ms == logical).ok_or("the run vanished")?;
             if ctx.json {
                 print_json(&run_json(&run));
@@ -444,7 +444,8 @@ pub fn run(ctx: &Context, cmd: JobsCommand) -> CliResult {
                 aurum_sched::RunState::Success => Ok(()),
                 state if state.is_final() => Err(format!("job {job} ended {}", state.as_str()).into()),
                 aurum_sched::RunState::Queued => Err(format!(
-                    "job {job} is queued behind its other active runs (at most {} at a time); `aurum jobs run` runs them",
+                    "job {job} is queued behind earlier runs of it that wait for a retry (at most {} active at a time); \
+                     `aurum jobs run` runs them",
                     s.dags().find(|d| d.name == job).map_or(1, |d| d.max_active_runs)
                 )
                 .into()),

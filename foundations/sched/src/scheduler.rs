@@ -287,9 +287,9 @@ impl Scheduler {
         self.tick_focused(None)
     }
 
-    /// A tick that, given `focus`, creates no scheduled runs and starts only that run's tasks
-    /// (attempts already running still report and time out).
-    fn tick_focused(&mut self, focus: Option<&RunKey>) -> Result<TickReport, SchedError> {
+    /// A tick that, given a `focus` DAG, creates no scheduled runs and starts only that DAG's
+    /// tasks (every attempt already running still reports and times out).
+    fn tick_focused(&mut self, focus: Option<&str>) -> Result<TickReport, SchedError> {
         let now = self.clock.now_ms().max(0);
         let mut report = TickReport::default();
         let mut reports = std::mem::take(&mut self.received);
@@ -346,32 +346,24 @@ impl Scheduler {
         self.run_until_idle_focused(None, wall_limit)
     }
 
-    /// Like [`Scheduler::run_until_idle`], for the run of `dag` at `logical_ms` alone (made by
-    /// [`Scheduler::trigger`]): no scheduled run is created and no other run's task starts, so
-    /// a manual trigger runs what was asked for and leaves due slots to the scheduler's loop.
-    /// Returns when that run has nothing more to do now (finished, waiting for a retry, or
-    /// queued behind other runs of its DAG).
-    pub fn run_triggered(
-        &mut self,
-        dag: &str,
-        logical_ms: i64,
-        wall_limit: Duration,
-    ) -> Result<TickReport, SchedError> {
-        let key = (dag.to_string(), logical_ms);
-        self.run_until_idle_focused(Some(&key), wall_limit)
+    /// Like [`Scheduler::run_until_idle`], for the runs of `dag` alone: no scheduled run is
+    /// created and no other DAG's task starts, so a manual trigger runs what was asked for
+    /// (after the runs of the same DAG ahead of it, oldest first as always) and leaves other
+    /// jobs' due slots to the scheduler's loop. Waits only for `dag`'s attempts.
+    pub fn run_until_idle_only(&mut self, dag: &str, wall_limit: Duration) -> Result<TickReport, SchedError> {
+        if !self.dags.contains_key(dag) {
+            return Err(SchedError::UnknownDag(dag.to_string()));
+        }
+        self.run_until_idle_focused(Some(dag), wall_limit)
     }
 
-    fn run_until_idle_focused(
-        &mut self,
-        focus: Option<&RunKey>,
-        wall_limit: Duration,
-    ) -> Result<TickReport, SchedError> {
+    fn run_until_idle_focused(&mut self, focus: Option<&str>, wall_limit: Duration) -> Result<TickReport, SchedError> {
         let deadline = Instant::now() + wall_limit;
         let mut total = TickReport::default();
         loop {
             let r = self.tick_focused(focus)?;
             total.add(r);
-            if self.in_flight.is_empty() {
+            if !self.in_flight.keys().any(|k| focus.is_none_or(|dag| k.0 == dag)) {
                 if !r.changed() {
                     return Ok(total);
                 }
@@ -449,9 +441,9 @@ impl Scheduler {
         Ok(())
     }
 
-    fn start_ready(&mut self, now: i64, focus: Option<&RunKey>, report: &mut TickReport) -> Result<(), SchedError> {
+    fn start_ready(&mut self, now: i64, focus: Option<&str>, report: &mut TickReport) -> Result<(), SchedError> {
         // Queued runs start, oldest first, while their DAG has room.
-        let keys: Vec<RunKey> = self.active.keys().filter(|k| focus.is_none_or(|f| f == *k)).cloned().collect();
+        let keys: Vec<RunKey> = self.active.keys().filter(|k| focus.is_none_or(|dag| k.0 == dag)).cloned().collect();
         for key in &keys {
             let running_of_dag =
                 self.active.values().filter(|r| r.dag == key.0 && r.state == RunState::Running).count();

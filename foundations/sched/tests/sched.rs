@@ -328,7 +328,7 @@ fn parallel_attempts_and_active_runs_stay_within_their_limits() {
 }
 
 #[test]
-fn a_triggered_run_runs_alone_and_leaves_due_slots_and_other_runs_to_the_loop() {
+fn running_one_dag_alone_leaves_due_slots_and_other_dags_to_the_loop() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0 + 10_000));
     let (hourly_count, manual_count, other_count) =
@@ -339,23 +339,31 @@ fn a_triggered_run_runs_alone_and_leaves_due_slots_and_other_runs_to_the_loop() 
         DagSpec::job("other", None, counting("work", &other_count)),
     ];
     let mut s = open(dir.path(), &clock, dags);
-    // The hourly slot is due and another job was triggered before; neither is part of this trigger.
+    // The hourly slot is due, another job was triggered, and so was this job, twice: the earlier
+    // run of the same job goes first (oldest first, one active run at a time), the rest waits.
     clock.set(T0 + HOUR_MS + 5);
     s.trigger("other").unwrap();
+    let earlier = s.trigger("manual").unwrap();
+    clock.advance(1);
     let logical = s.trigger("manual").unwrap();
-    let r = s.run_triggered("manual", logical, WAIT).unwrap();
-    assert_eq!((r.created, r.started, r.succeeded, r.finished), (0, 1, 1, 1), "{r:?}");
-    assert_eq!(manual_count.load(Ordering::SeqCst), 1);
+    let r = s.run_until_idle_only("manual", WAIT).unwrap();
+    assert_eq!((r.created, r.started, r.succeeded, r.finished), (0, 2, 2, 2), "{r:?}");
+    let runs = s.runs(Some("manual")).unwrap();
+    assert!(runs.iter().all(|r| r.state == RunState::Success), "{runs:?}");
+    let ended = |at: i64| runs.iter().find(|r| r.logical_ms == at).unwrap().ended_ms.unwrap();
+    assert!(ended(earlier) <= ended(logical));
+    assert_eq!(manual_count.load(Ordering::SeqCst), 2);
     assert_eq!((hourly_count.load(Ordering::SeqCst), other_count.load(Ordering::SeqCst)), (0, 0));
     assert!(s.runs(Some("hourly")).unwrap().is_empty(), "the due slot was not created");
     assert_eq!(s.runs(Some("other")).unwrap()[0].state, RunState::Queued);
+    assert!(matches!(s.run_until_idle_only("ghost", WAIT), Err(SchedError::UnknownDag(_))));
     // The loop then does the rest: the slot and the other run, and nothing of `manual` again.
     let r = s.run_until_idle(WAIT).unwrap();
     assert_eq!((r.created, r.succeeded), (1, 2), "{r:?}");
     assert_eq!(
         [&hourly_count, &manual_count, &other_count].map(|c| c.load(Ordering::SeqCst)),
-        [1, 1, 1],
-        "each ran once"
+        [1, 2, 1],
+        "each ran once per run"
     );
 }
 

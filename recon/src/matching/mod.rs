@@ -104,8 +104,8 @@ impl ItemKind {
     }
 }
 
-/// An item's identifier. Shared, not copied: an outcome names every input item, and a million copied ids
-/// were a quarter of a run's work.
+/// An item's identifier. Shared, not copied: an outcome names every input item, and copying 2M ids into
+/// their own allocations cost a 1M × 1M run 18% (BENCHMARKS.md).
 pub type ItemId = Arc<str>;
 
 /// One ledger transfer or one statement line.
@@ -146,12 +146,13 @@ impl Side {
     }
 }
 
-/// The ids of the items on one side of a match or in a break, in canonical order. Dereferences to a slice;
-/// a single id (the common case) is held without a separate allocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The ids of the items on one side of a match or in a break, in canonical order. Dereferences to a slice
+/// (and compares, hashes and prints as one); a single id (the common case) is held without a separate
+/// allocation.
+#[derive(Clone)]
 pub struct Ids(IdList);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum IdList {
     One(ItemId),
     Many(Box<[ItemId]>),
@@ -184,6 +185,26 @@ impl Deref for Ids {
             IdList::One(id) => std::slice::from_ref(id),
             IdList::Many(ids) => ids,
         }
+    }
+}
+
+impl PartialEq for Ids {
+    fn eq(&self, other: &Ids) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Ids {}
+
+impl std::hash::Hash for Ids {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 

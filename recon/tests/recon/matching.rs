@@ -165,6 +165,13 @@ fn many_to_one_groups_ledger_items_named_in_one_line() {
     let m = outcome.matches.iter().find(|m| &*m.rule == "batch payout").expect("batch matched");
     assert_eq!(m.ledger, ["L-pay-1", "L-pay-2"]);
     assert_eq!(m.statement, ["S-batch"]);
+    // Id lists print, serialise and compare as lists of strings, one id or many.
+    assert_eq!(format!("{:?} {:?}", m.ledger, m.statement), r#"["L-pay-1", "L-pay-2"] ["S-batch"]"#);
+    assert_eq!(serde_json::to_value(&m.ledger).unwrap(), serde_json::json!(["L-pay-1", "L-pay-2"]));
+    assert_eq!(serde_json::to_value(&m.statement).unwrap(), serde_json::json!(["S-batch"]));
+    assert_eq!(serde_json::to_value(Ids::none()).unwrap(), serde_json::json!([]));
+    assert_eq!(m.statement, Ids::from_iter(["S-batch".into()]));
+    assert_eq!(m.statement, Ids::one("S-batch".into()));
 }
 
 #[test]
@@ -616,8 +623,8 @@ fn hundreds_of_identical_candidates_all_pair_up() {
 
 #[test]
 fn large_inputs_take_the_two_thread_paths_and_stay_deterministic() {
-    // Above the engine's parallel threshold (50,000 items per side) preparation, probing, id copying and
-    // classification run on two threads; the outcome must not notice.
+    // Above the engine's parallel threshold (50,000 items per side) preparation, probing, naming the
+    // matches and classification run on two threads; the outcome must not notice.
     let (mut ledger, mut statement) = varied(11, 60_000);
     let r = rules();
     let first = run(&ledger, &statement, &r);
