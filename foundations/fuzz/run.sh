@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(log_record_batch log_segment log_index kv_wal kv_sstable kv_manifest)
+    targets=(log_record_batch log_segment log_index kv_wal kv_sstable kv_manifest ledger_codec recon_parsers)
 fi
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -19,6 +19,8 @@ cargo build --release --locked --target "$triple" --target-dir "$target_dir" $(p
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t"
     echo "== $t for ${secs}s"
-    "$target_dir/$triple/release/$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t/" "corpus/$t" 2>&1 \
+    # New inputs go to corpus/ (not tracked); seeds/ holds tracked examples of valid inputs.
+    seeds=(); [ -d "seeds/$t" ] && seeds=("seeds/$t")
+    "$target_dir/$triple/release/$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t/" "corpus/$t" "${seeds[@]}" 2>&1 \
         | grep -E "^(Done|==|.*(ERROR|panicked|deadly))" || true
 done

@@ -1,4 +1,5 @@
 //! Integration tests of aurum-recon.
 
 mod matching;
+mod parsers;
 mod threeway;
