@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(log_record_batch log_segment log_index kv_wal kv_sstable kv_manifest ledger_codec journal_block recon_parsers)
+    targets=(log_record_batch log_segment log_index kv_wal kv_sstable kv_manifest ledger_codec journal_block recon_parsers config_parsers)
 fi
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
