@@ -60,6 +60,16 @@ severity = "page"
 summary = "{{labels.group}} is {{value}} alerts behind"
 "#;
 
+/// An outbox holding one firing (lag over the threshold for 30 s) and its resolve, not yet sent.
+fn fired_and_resolved() -> Outbox {
+    let rules = parse(RULES).unwrap();
+    let (mut states, mut outbox) = (AlertStates::new(), Outbox::default());
+    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 0));
+    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 30_000));
+    outbox.push(evaluate(&rules, &parse_samples(&metrics(0)), &mut states, 31_000));
+    outbox
+}
+
 fn metrics(lag: u64) -> String {
     format!(
         "# TYPE aurum_consumer_lag gauge\naurum_consumer_lag{{group=\"aurum-risk-webhook\",topic=\"risk.alerts\",partition=\"0\"}} {lag}\n"
@@ -101,12 +111,8 @@ async fn an_alert_fires_and_resolves_through_a_real_webhook_receiver() {
 #[tokio::test]
 async fn a_failing_receiver_is_retried_in_order_after_a_backoff() {
     let (url, mut rx) = receiver(2).await;
-    let rules = parse(RULES).unwrap();
     let hook = Webhook::new(&url, 1_000, 8_000).unwrap();
-    let (mut states, mut outbox) = (AlertStates::new(), Outbox::default());
-    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 0));
-    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 30_000));
-    outbox.push(evaluate(&rules, &parse_samples(&metrics(0)), &mut states, 31_000));
+    let mut outbox = fired_and_resolved();
     assert_eq!(outbox.queue.len(), 2, "a firing and its resolve");
     assert_eq!(hook.flush(&mut outbox, 31_000).await, 0, "refused");
     let retry_at = outbox.retry_at_ms;
@@ -124,12 +130,8 @@ async fn a_failing_receiver_is_retried_in_order_after_a_backoff() {
 #[tokio::test]
 async fn a_notification_the_receiver_rejects_for_good_is_dropped_not_retried_for_ever() {
     let (url, mut rx) = receiver_with(0, Some("FIRING")).await;
-    let rules = parse(RULES).unwrap();
     let hook = Webhook::new(&url, 1_000, 8_000).unwrap();
-    let (mut states, mut outbox) = (AlertStates::new(), Outbox::default());
-    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 0));
-    outbox.push(evaluate(&rules, &parse_samples(&metrics(500)), &mut states, 30_000));
-    outbox.push(evaluate(&rules, &parse_samples(&metrics(0)), &mut states, 31_000));
+    let mut outbox = fired_and_resolved();
     assert_eq!(hook.flush(&mut outbox, 31_000).await, 1, "the resolve is delivered behind the rejected firing");
     assert_eq!((outbox.rejected, outbox.queue.len()), (1, 0));
     assert!(rx.recv().await.unwrap()["text"].as_str().unwrap().contains("RESOLVED"));
