@@ -308,9 +308,9 @@ impl Scheduler {
             let run_key = (key.0.clone(), key.1);
             self.fail_attempt(&run_key, &key.2, format!("timed out after {timeout} ms"), now, &mut report)?;
         }
-        let scheduled: Vec<String> =
-            self.dags.values().filter(|d| d.schedule.is_some()).map(|d| d.name.clone()).collect();
         if focus.is_none() {
+            let scheduled: Vec<String> =
+                self.dags.values().filter(|d| d.schedule.is_some()).map(|d| d.name.clone()).collect();
             for dag in scheduled {
                 self.create_due(&dag, now, &mut report)?;
             }
